@@ -1,0 +1,13 @@
+#pragma once
+
+#include <vector>
+
+#include "shared/common/cli.h"
+
+namespace fleetml::fleetctl {
+
+// Each group of fleetctl commands lives in its own file and contributes its commands here;
+// main.cc concatenates them.
+std::vector<cli::Command> characterize_commands();
+
+}  // namespace fleetml::fleetctl
