@@ -18,6 +18,10 @@ Clock::TimePoint SystemClock::now() const { return std::chrono::system_clock::no
 
 void SystemClock::sleep_for(Duration d) const { std::this_thread::sleep_for(d); }
 
+std::chrono::steady_clock::duration SystemClock::real_duration(Duration d) const {
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(d);
+}
+
 const SystemClock& SystemClock::instance() {
   static const SystemClock clock;
   return clock;
@@ -32,9 +36,11 @@ Clock::TimePoint ScaledClock::now() const {
   return start_ + std::chrono::duration_cast<Duration>(virtual_elapsed);
 }
 
-void ScaledClock::sleep_for(Duration d) const {
-  std::this_thread::sleep_for(
-      std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::nano>(d) / speed_));
+void ScaledClock::sleep_for(Duration d) const { std::this_thread::sleep_for(real_duration(d)); }
+
+std::chrono::steady_clock::duration ScaledClock::real_duration(Duration d) const {
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double, std::nano>(d) / speed_);
 }
 
 ManualClock::ManualClock(TimePoint start) : now_(start) {}
@@ -48,6 +54,8 @@ void ManualClock::sleep_for(Duration d) const {
   std::lock_guard lock(mutex_);
   now_ += std::chrono::duration_cast<TimePoint::duration>(d);
 }
+
+std::chrono::steady_clock::duration ManualClock::real_duration(Duration) const { return {}; }
 
 void ManualClock::advance(Duration d) { sleep_for(d); }
 

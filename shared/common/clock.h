@@ -21,6 +21,9 @@ class Clock {
   // sooner in real time).
   virtual void sleep_for(Duration d) const = 0;
 
+  // Real time that passes while this clock advances by `d` (what a timed wait must block).
+  virtual std::chrono::steady_clock::duration real_duration(Duration d) const = 0;
+
   // Milliseconds since the Unix epoch, the representation used on the wire (*_unix_ms).
   std::int64_t now_unix_ms() const;
 };
@@ -30,6 +33,7 @@ class SystemClock final : public Clock {
  public:
   TimePoint now() const override;
   void sleep_for(Duration d) const override;
+  std::chrono::steady_clock::duration real_duration(Duration d) const override;
 
   static const SystemClock& instance();
 };
@@ -41,6 +45,7 @@ class ScaledClock final : public Clock {
 
   TimePoint now() const override;
   void sleep_for(Duration d) const override;
+  std::chrono::steady_clock::duration real_duration(Duration d) const override;
   double speed() const { return speed_; }
 
  private:
@@ -49,13 +54,15 @@ class ScaledClock final : public Clock {
   std::chrono::steady_clock::time_point real_start_;
 };
 
-// Time that moves only when told to; sleep_for advances it instantly. For tests.
+// Time that moves only when told to; sleep_for advances it instantly and no real time passes
+// (real_duration is zero). For tests.
 class ManualClock final : public Clock {
  public:
   explicit ManualClock(TimePoint start = TimePoint{std::chrono::seconds{1'700'000'000}});
 
   TimePoint now() const override;
   void sleep_for(Duration d) const override;
+  std::chrono::steady_clock::duration real_duration(Duration d) const override;
   void advance(Duration d);
   void set(TimePoint t);
 
