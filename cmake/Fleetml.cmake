@@ -50,8 +50,13 @@ function(fleetml_test name)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
   fleetml_warnings(${name})
+  # gtest_discover_tests re-splits PROPERTIES on ';', so list separators inside a property
+  # value must arrive escaped.
+  set(env "FLEETML_BIN_DIR=${PROJECT_BINARY_DIR}/bin"
+          "FLEETML_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+          "FLEETML_ZOO_DIR=${FLEETML_ZOO_DIR}")
+  list(JOIN env "\\;" env)
   gtest_discover_tests(${name}
     DISCOVERY_TIMEOUT 60
-    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
-      ENVIRONMENT "FLEETML_BIN_DIR=${PROJECT_BINARY_DIR}/bin;FLEETML_SOURCE_DIR=${PROJECT_SOURCE_DIR};FLEETML_ZOO_DIR=${FLEETML_ZOO_DIR}")
+    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT} ENVIRONMENT "${env}")
 endfunction()
