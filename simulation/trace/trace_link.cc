@@ -19,6 +19,17 @@ TraceLink TraceLink::at_random_offset(std::shared_ptr<const Trace> trace, Rng& r
   return TraceLink(std::move(trace), offset);
 }
 
+TraceLink TraceLink::at_random_point(const Scenario& scenario, Rng& rng) {
+  const std::size_t total = scenario.duration_s();
+  if (total == 0) throw Error("scenario " + scenario.name + ": no traces");
+  std::size_t second = std::uniform_int_distribution<std::size_t>(0, total - 1)(rng);
+  for (const auto& trace : scenario.traces) {
+    if (second < trace->duration_s()) return TraceLink(trace, static_cast<double>(second));
+    second -= trace->duration_s();
+  }
+  throw Error("scenario " + scenario.name + ": inconsistent durations");
+}
+
 double TraceLink::rate_kbps(double t_s) const {
   return trace_->downlink_kbps(trace_->second_at(offset_s_ + t_s));
 }

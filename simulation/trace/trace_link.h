@@ -24,6 +24,11 @@ class TraceLink {
   // A link starting at a whole second drawn uniformly from [0, duration).
   static TraceLink at_random_offset(std::shared_ptr<const Trace> trace, Rng& rng);
 
+  // A link at a whole second drawn uniformly from all seconds of the scenario's traces (a
+  // trace is chosen with probability proportional to its duration). Throws fleetml::Error
+  // for a scenario without traces.
+  static TraceLink at_random_point(const Scenario& scenario, Rng& rng);
+
   const Trace& trace() const { return *trace_; }
   double offset_s() const { return offset_s_; }
 

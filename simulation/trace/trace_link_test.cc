@@ -110,6 +110,22 @@ TEST(TraceLink, RandomOffsetsAreWholeSecondsAndSeeded) {
   }
 }
 
+TEST(TraceLink, RandomPointsCoverEveryTraceOfAScenario) {
+  Scenario s{"two", {small_trace(), std::make_shared<const Trace>(Trace::from_rates("one", {1}))}};
+  Rng rng(5);
+  int in_one = 0;
+  for (int i = 0; i < 400; ++i) {
+    const TraceLink link = TraceLink::at_random_point(s, rng);
+    if (link.trace().name() == "one") {
+      ++in_one;
+      EXPECT_EQ(link.offset_s(), 0);
+    }
+  }
+  EXPECT_GT(in_one, 60);  // about a quarter of the seconds belong to "one"
+  EXPECT_LT(in_one, 140);
+  EXPECT_THROW(TraceLink::at_random_point(Scenario{"empty", {}}, rng), Error);
+}
+
 // The replayed long-run throughput of every shipped trace equals its file mean as listed in
 // data/traces/manifest.csv (mean_dl_mbps, all rows), within 1%.
 TEST(TraceLink, ReplayedMeanOfEveryShippedTraceMatchesTheManifest) {
