@@ -66,4 +66,32 @@ std::vector<ZooModel> list_zoo_models(const fs::path& dir, const fs::path& catal
   return models;
 }
 
+std::vector<model::ModelProfile> load_zoo_profiles(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw Error("models " + dir.string() + ": not a directory");
+  constexpr std::string_view kSuffix = ".profile.json";
+  std::vector<fs::path> files;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir)) {
+    if (entry.is_regular_file() && entry.path().filename().string().ends_with(kSuffix)) {
+      files.push_back(entry.path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  std::vector<model::ModelProfile> profiles;
+  for (const fs::path& f : files) {
+    try {
+      profiles.push_back(model::profile_from_json(nlohmann::json::parse(file::read(f))));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(f.string() + ": " + e.what());
+    } catch (const Error& e) {
+      throw Error(f.string() + ": " + e.what());
+    }
+    if (profiles.back().name.empty()) {
+      const std::string file = f.filename().string();
+      profiles.back().name = file.substr(0, file.size() - kSuffix.size());
+    }
+  }
+  return profiles;
+}
+
 }  // namespace fleetml::sim

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "shared/model/model_profile.h"
+
 namespace fleetml::sim {
 
 // One exported zoo artifact.
@@ -25,5 +27,10 @@ std::filesystem::path default_zoo_dir();
 // directory or the catalog is malformed.
 std::vector<ZooModel> list_zoo_models(const std::filesystem::path& dir,
                                       const std::filesystem::path& catalog);
+
+// Every characterization `<id>.profile.json` of `dir` (written by `fleetctl characterize
+// --json`), sorted by file name; a profile without a name takes its id. Throws fleetml::Error
+// when `dir` is not a directory or a profile is malformed.
+std::vector<model::ModelProfile> load_zoo_profiles(const std::filesystem::path& dir);
 
 }  // namespace fleetml::sim
