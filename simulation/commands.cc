@@ -1,6 +1,9 @@
 #include "simulation/commands.h"
 
 #include <algorithm>
+#include <cstdio>
+
+#include <nlohmann/json.hpp>
 
 namespace fleetml::sim {
 namespace {
@@ -23,6 +26,15 @@ std::vector<cli::Command> registered_commands() {
   std::sort(commands.begin(), commands.end(),
             [](const cli::Command& a, const cli::Command& b) { return a.name < b.name; });
   return commands;
+}
+
+int print_result(const cli::Args& args, const nlohmann::json& json, const std::string& text) {
+  if (args.flag("json")) {
+    std::printf("%s\n", json.dump(2).c_str());
+  } else {
+    std::printf("%s", text.c_str());
+  }
+  return 0;
 }
 
 }  // namespace fleetml::sim

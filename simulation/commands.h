@@ -1,6 +1,9 @@
 #pragma once
 
+#include <string>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "shared/common/cli.h"
 
@@ -19,5 +22,8 @@ class CommandRegistration {
 
 // Every registered command, sorted by name.
 std::vector<cli::Command> registered_commands();
+
+// Prints a command's result on stdout: `json` (indented) with --json, else `text`. Returns 0.
+int print_result(const cli::Args& args, const nlohmann::json& json, const std::string& text);
 
 }  // namespace fleetml::sim

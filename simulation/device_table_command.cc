@@ -1,7 +1,5 @@
 // fleet-sim device-table: the simulator's hidden truth beside DIGA's FLOPs proxy.
 
-#include <cstdio>
-
 #include <nlohmann/json.hpp>
 
 #include "simulation/commands.h"
@@ -35,12 +33,7 @@ int run(const cli::Args& args) {
     }
   }
   const DeviceTable table = device_table(models, devices, static_cast<int>(batch));
-  if (args.flag("json")) {
-    std::printf("%s\n", to_json(table).dump(2).c_str());
-  } else {
-    std::printf("%s", format_text(table).c_str());
-  }
-  return 0;
+  return print_result(args, to_json(table), format_text(table));
 }
 
 const CommandRegistration registration({

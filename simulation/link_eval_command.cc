@@ -1,8 +1,6 @@
 // fleet-sim link-eval: the conservative download-time predictor against DIGA's mean rule on
 // real traces.
 
-#include <cstdio>
-
 #include <nlohmann/json.hpp>
 
 #include "simulation/commands.h"
@@ -22,12 +20,7 @@ int run(const cli::Args& args) {
   options.min_bytes = args.num("min-mb") * 1e6;
   options.max_bytes = args.num("max-mb") * 1e6;
   const LinkEval eval = evaluate_link_predictors(load_scenarios(args.str("traces")), options);
-  if (args.flag("json")) {
-    std::printf("%s\n", to_json(eval).dump(2).c_str());
-  } else {
-    std::printf("%s", format_text(eval).c_str());
-  }
-  return 0;
+  return print_result(args, to_json(eval), format_text(eval));
 }
 
 const CommandRegistration registration({

@@ -1,7 +1,5 @@
 // fleet-sim transfer-table: DIGA's transfer-time table beside replayed download times.
 
-#include <cstdio>
-
 #include <nlohmann/json.hpp>
 
 #include "simulation/commands.h"
@@ -22,12 +20,7 @@ int run(const cli::Args& args) {
   const TransferTable table =
       transfer_table(models, load_scenarios(args.str("traces")), static_cast<std::uint64_t>(seed),
                      static_cast<std::size_t>(draws));
-  if (args.flag("json")) {
-    std::printf("%s\n", to_json(table).dump(2).c_str());
-  } else {
-    std::printf("%s", format_text(table).c_str());
-  }
-  return 0;
+  return print_result(args, to_json(table), format_text(table));
 }
 
 const CommandRegistration registration({
