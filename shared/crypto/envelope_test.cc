@@ -32,6 +32,19 @@ TEST(EnvelopeTest, SigningInputIsTheDocumentedEncoding) {
   EXPECT_EQ(signing_input("t", ""), "fleetml-v1 1 t 0 ");
 }
 
+// The worked example in docs/security.md.
+TEST(EnvelopeTest, DocumentedExampleBytes) {
+  v1::ManifestBody body;
+  body.set_model_id("resnet18");
+  body.set_version(3);
+  const std::string serialized = body.SerializeAsString();
+  EXPECT_EQ(serialized, std::string("\x0a\x08resnet18\x10\x03", 12));
+  EXPECT_EQ(signing_input(kManifestBodyType, serialized),
+            "fleetml-v1 23 fleetml.v1.ManifestBody 12 " + serialized);
+  const PrivateKey release = PrivateKey::generate();
+  EXPECT_EQ(sign_manifest(body, release).body(), serialized);
+}
+
 TEST(EnvelopeTest, SignedManifestVerifiesAndParses) {
   const PrivateKey release = PrivateKey::generate();
   const v1::Manifest manifest = sign_manifest(sample_manifest(), release);
