@@ -35,7 +35,9 @@ std::optional<std::string> manifest_shape_error(const v1::ManifestBody& body);
 std::string printable(std::string_view text, std::size_t max_chars = 120);
 
 // An assignment verdict; when ok(), `already_applied` says whether its seq equals the last one
-// accepted (the retained assignment seen again after a reconnect: nothing new to do).
+// accepted (the retained assignment seen again after a reconnect or restart). That is not an
+// error and nothing is reported, but the agent still reconciles `body` with what is active
+// (e.g. resumes a download a restart interrupted).
 struct AssignmentVerdict : crypto::Verdict<v1::AssignmentBody> {
   bool already_applied = false;
 };
