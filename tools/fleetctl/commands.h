@@ -9,5 +9,7 @@ namespace fleetml::fleetctl {
 // Each group of fleetctl commands lives in its own file and contributes its commands here;
 // main.cc concatenates them.
 std::vector<cli::Command> characterize_commands();
+// keys init (keys_command.cc; needs fleetml_crypto).
+std::vector<cli::Command> keys_commands();
 
 }  // namespace fleetml::fleetctl

@@ -1,0 +1,139 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "schemas/fleet.pb.h"
+#include "shared/common/clock.h"
+#include "shared/crypto/sha256.h"
+
+namespace fleetml::delivery {
+
+// Where a Download puts verified bytes. The Download hands it blocks strictly in order, each
+// already checked against the manifest's block hash, so a sink only ever holds a verified
+// prefix of the artifact.
+class DownloadSink {
+ public:
+  virtual ~DownloadSink() = default;
+
+  // Prepares to receive the artifact `manifest` describes (its shape already checked) and
+  // returns how many leading bytes it already holds, verified against the manifest's block
+  // hashes: a multiple of block_size, or size_bytes. The download resumes there.
+  virtual std::uint64_t open(const v1::ManifestBody& manifest) = 0;
+  // The next verified bytes, contiguous with everything appended before.
+  virtual void append(std::string_view data) = 0;
+  // Makes everything appended so far survive a crash, so a later open() returns at least it.
+  virtual void commit() = 0;
+  // SHA-256 and size of everything the sink holds, computed from what it stores.
+  virtual crypto::FileDigest digest() = 0;
+  // The whole artifact matched the manifest; the sink may now publish it.
+  virtual void complete() = 0;
+};
+
+struct DownloadOptions {
+  // Requests in flight at once (W), one block each. A larger window fills a long fat link;
+  // after a crash at most this many blocks are fetched again.
+  std::uint32_t window_blocks = 4;
+  // A request unanswered for this long (Clock time) is sent again.
+  Clock::Duration request_timeout = std::chrono::seconds(30);
+  // Chunks that fail their length or block hash are re-requested; one more than this many
+  // and the download fails with reason tampered_chunk.
+  std::uint32_t max_rejected_chunks = 3;
+};
+
+struct DownloadCounters {
+  std::uint64_t bytes_received = 0;   // chunk payload bytes received, rejected ones included
+  std::uint64_t requests_sent = 0;    // FetchRequests handed out, retries included
+  std::uint64_t timeouts = 0;         // requests sent again after request_timeout
+  std::uint32_t rejected_chunks = 0;  // failed the length or block-hash check
+  std::uint64_t ignored_chunks = 0;   // other model/version, unrequested block, duplicate
+};
+
+// A resumable, verified, pull-based download of one artifact (vehicle side). Pure logic plus
+// the sink: the caller moves FetchRequests and Chunks over MQTT.
+//
+//   Download d(verified_manifest, sink, clock);
+//   loop: publish d.next_requests(); on each Chunk: d.on_chunk(c); until d.state() != kActive
+//
+// Blocks may arrive in any order; verified blocks ahead of the contiguous prefix wait in memory
+// (at most W blocks) and reach the sink in order. Requests only ever cover the W blocks after
+// the verified prefix, and the sink commits each time the prefix grows, so after a crash the
+// bytes fetched again are at most W blocks. Not thread-safe: call from one thread.
+class Download {
+ public:
+  enum class State { kActive, kComplete, kFailed };
+  enum class ChunkOutcome { kAccepted, kIgnored, kRejected };
+
+  // `manifest` must have passed Verifier::check_manifest (and check_target). Opens `sink`,
+  // which may resume; when the sink already holds everything the download completes (or
+  // fails its final check) right away. `sink` and `clock` must outlive the Download.
+  // Throws fleetml::Error when the manifest's block list is malformed or the sink fails.
+  Download(v1::ManifestBody manifest, DownloadSink& sink, const Clock& clock,
+           DownloadOptions options = {});
+
+  // Requests to publish now: unanswered ones past their timeout and re-requests of rejected
+  // blocks first, then new blocks until W are in flight. model_id, version, offset and
+  // max_bytes are set; vehicle_id and seq are the caller's. Empty unless kActive.
+  std::vector<v1::FetchRequest> next_requests();
+
+  // When next_requests() will have something to resend, if anything is in flight.
+  std::optional<Clock::TimePoint> next_deadline() const;
+
+  // Takes one chunk. Chunks for another model or version, for blocks not in flight, or
+  // duplicates are ignored. A chunk of the wrong length or failing its block hash is rejected
+  // and its block requested again, up to max_rejected_chunks (then kFailed, tampered_chunk).
+  // A chunk carrying `error` for a block in flight fails the download (unavailable). When the
+  // last block arrives, the sink's digest is compared with the manifest's sha256 and size
+  // (hash_mismatch, size_mismatch) before the sink is completed. Throws fleetml::Error only
+  // when the sink fails (the download is then unusable; make a new one to resume).
+  ChunkOutcome on_chunk(const v1::Chunk& chunk);
+
+  State state() const { return state_; }
+  // Reason code (shared/crypto/reasons.h) and one-line detail when kFailed.
+  const std::string& failure_reason() const { return failure_reason_; }
+  const std::string& failure_detail() const { return failure_detail_; }
+
+  // Bytes from the start of the artifact that are verified and handed to the sink.
+  std::uint64_t verified_prefix() const;
+  // Where this run started (what the sink already held).
+  std::uint64_t resumed_from() const { return resumed_from_; }
+  const DownloadCounters& counters() const { return counters_; }
+  // For Report.download: bytes received, Clock time from construction to completion (or
+  // now), resumed_from.
+  v1::DownloadStats stats() const;
+  const v1::ManifestBody& manifest() const { return manifest_; }
+
+ private:
+  struct InFlight {
+    Clock::TimePoint deadline;
+    bool resend = false;  // rejected: ask again at the next next_requests()
+  };
+
+  std::uint64_t block_length(std::uint64_t block) const;
+  v1::FetchRequest request_for(std::uint64_t block);
+  void reject(std::uint64_t block, std::string detail);
+  void fail(std::string_view reason, std::string detail);
+  void finish();
+
+  v1::ManifestBody manifest_;
+  DownloadSink& sink_;
+  const Clock& clock_;
+  DownloadOptions options_;
+  std::uint64_t blocks_ = 0;
+  std::uint64_t prefix_blocks_ = 0;  // contiguous blocks handed to the sink
+  std::map<std::uint64_t, InFlight> in_flight_;
+  std::map<std::uint64_t, std::string> ahead_;  // verified blocks beyond the prefix
+  State state_ = State::kActive;
+  std::string failure_reason_;
+  std::string failure_detail_;
+  std::uint64_t resumed_from_ = 0;
+  DownloadCounters counters_;
+  Clock::TimePoint started_;
+  std::optional<Clock::TimePoint> finished_;
+};
+
+}  // namespace fleetml::delivery
