@@ -65,9 +65,8 @@ void Database::save_assignment(const v1::Assignment& assignment, std::string_vie
   const std::string what =
       "save assignment " + std::to_string(body.seq()) + " of vehicle '" + body.vehicle_id() + "'";
   require_non_empty(what, "vehicle id", body.vehicle_id());
-  if (assignment.signature().ed25519().size() != 64 || assignment.signature().key_id().empty()) {
+  if (!internal::carries_signature(assignment.signature()))
     reject(what, "assignment is not signed");
-  }
   if (!nlohmann::json::accept(json)) reject(what, "its JSON does not parse");
   const std::int64_t seq = internal::to_sql_int(what, "seq", body.seq());
   const std::string bytes = internal::serialize(what, assignment);

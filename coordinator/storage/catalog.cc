@@ -55,9 +55,7 @@ void check_manifest(std::string_view what, const ModelArtifact& a, std::uint64_t
                     const v1::Manifest& manifest) {
   v1::ManifestBody body;
   if (!body.ParseFromString(manifest.body())) reject(what, "manifest body does not parse");
-  if (manifest.signature().ed25519().size() != 64 || manifest.signature().key_id().empty()) {
-    reject(what, "manifest is not signed");
-  }
+  if (!internal::carries_signature(manifest.signature())) reject(what, "manifest is not signed");
   const auto mismatch = [&](const char* field) {
     reject(what, std::string("manifest ") + field + " disagrees with the catalog entry");
   };

@@ -158,4 +158,8 @@ void bind_blob(SQLite::Statement& statement, int index, std::string_view bytes) 
   statement.bind(index, bytes.empty() ? "" : bytes.data(), static_cast<int>(bytes.size()));
 }
 
+bool carries_signature(const v1::Signature& signature) {
+  return signature.ed25519().size() == 64 && !signature.key_id().empty();
+}
+
 }  // namespace fleetml::storage::internal

@@ -16,6 +16,8 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 
+#include "schemas/fleet.pb.h"
+
 namespace google::protobuf {
 class Message;
 }
@@ -149,5 +151,9 @@ void parse_column(std::string_view what, const SQLite::Column& column,
                   google::protobuf::Message& message);
 
 void bind_blob(SQLite::Statement& statement, int index, std::string_view bytes);
+
+// Whether a signed message carries a signature of the right shape. Storage does not verify it
+// (shared/crypto does, before anything is stored); it only refuses unsigned metadata.
+bool carries_signature(const v1::Signature& signature);
 
 }  // namespace fleetml::storage::internal
