@@ -1,16 +1,21 @@
 #include "shared/assignment/solver.h"
 
 #include <algorithm>
-#include <array>
-#include <charconv>
 #include <cmath>
 #include <compare>
 #include <stdexcept>
 
+#include "shared/assignment/reasons.h"
 #include "shared/common/error.h"
 
 namespace fleetml::assignment {
 namespace {
+
+using reasons::kViolatesAccuracy;
+using reasons::kViolatesDeadline;
+using reasons::kViolatesDownload;
+using reasons::kViolatesMemory;
+using reasons::kViolatesUtilization;
 
 // Quanta: every figure the solver adds up is an integer multiple of these, so sums are exact
 // and the optimum does not depend on the order the search visits applications in.
@@ -22,8 +27,11 @@ constexpr double kPowerQuanta = 1e6;        // per W (one microwatt)
 // overflows; also where quantize() saturates absurd figures (which then fail their limit).
 constexpr std::int64_t kHuge = std::int64_t{1} << 60;
 
+// Rounds half up (the same as llround for the non-negative figures here, and inline).
 std::int64_t quantize(double value, double quanta) {
-  return std::llround(std::min(value * quanta, static_cast<double>(kHuge)));
+  const double scaled = std::min(value * quanta, static_cast<double>(kHuge));
+  const auto whole = static_cast<std::int64_t>(scaled);
+  return whole + (scaled - static_cast<double>(whole) >= 0.5);
 }
 
 // The objective of one choice, or of a set of choices (keys add up), compared
@@ -44,19 +52,10 @@ struct Key {
   }
 };
 
-// Constraints a candidate violates on its own, one bit each, in reporting priority order.
-enum Violation : std::uint8_t {
-  kViolatesDeadline = 1,
-  kViolatesAccuracy = 2,
-  kViolatesDownload = 4,
-  kViolatesUtilization = 8,
-  kViolatesMemory = 16,
-};
-
 struct CandidateWork {
   std::int64_t u = 0;  // utilization quanta
   std::int64_t m = 0;  // memory quanta
-  Key key;
+  Key key;             // without the served weight
   std::uint8_t violations = 0;
 };
 
@@ -89,21 +88,6 @@ struct Hull {
   std::vector<Increment> increments;
 };
 
-// Upper bound on the primary objective with `capacity` of the resource left.
-std::int64_t lp_bound(const Hull& hull, std::int64_t capacity) {
-  __int128 value = hull.base;
-  for (const Increment& inc : hull.increments) {
-    if (inc.w <= capacity) {
-      value += inc.p;
-      capacity -= inc.w;
-    } else {
-      value += static_cast<__int128>(inc.p) * capacity / inc.w;
-      break;
-    }
-  }
-  return static_cast<std::int64_t>(value);
-}
-
 // Upper concave hull of the options' (weight, primary) points. "No model" is among the
 // options, so the lightest point has weight 0.
 template <typename Weight>
@@ -115,6 +99,7 @@ Hull hull(const std::vector<Option>& options, Weight weight) {
     return a.w != b.w ? a.w < b.w : a.p > b.p;
   });
   std::vector<Increment> chain;
+  chain.reserve(points.size());
   for (const Increment& pt : points) {
     if (!chain.empty() && pt.p <= chain.back().p) continue;  // heavier and no better
     while (chain.size() >= 2) {
@@ -130,26 +115,86 @@ Hull hull(const std::vector<Option>& options, Weight weight) {
     chain.push_back(pt);
   }
   Hull h{chain.front().p, {}};
+  h.increments.reserve(chain.size() - 1);
   for (std::size_t i = 1; i < chain.size(); ++i) {
     h.increments.push_back({chain[i].w - chain[i - 1].w, chain[i].p - chain[i - 1].p});
   }
   return h;
 }
 
-// The relaxation of two sets of applications together.
-Hull combined(const Hull& a, const Hull& b) {
-  Hull out{a.base + b.base, std::vector<Increment>(a.increments.size() + b.increments.size())};
-  std::merge(a.increments.begin(), a.increments.end(), b.increments.begin(), b.increments.end(),
-             out.increments.begin(), steeper);
-  return out;
-}
+// The LP relaxation of a suffix of applications on one resource, ready for queries.
+class Relaxation {
+ public:
+  Relaxation() = default;
+  // This application's hull joined with the relaxation of the applications after it.
+  Relaxation(const Hull& first, const Relaxation& rest) : base_(first.base + rest.base_) {
+    std::vector<Increment> increments(first.increments.size() + rest.increments_.size());
+    std::merge(first.increments.begin(), first.increments.end(), rest.increments_.begin(),
+               rest.increments_.end(), increments.begin(), steeper);
+    increments_ = std::move(increments);
+    cum_w_.reserve(increments_.size() + 1);
+    cum_p_.reserve(increments_.size() + 1);
+    cum_w_.push_back(0);
+    cum_p_.push_back(0);
+    for (const Increment& inc : increments_) {
+      cum_w_.push_back(cum_w_.back() + inc.w);
+      cum_p_.push_back(cum_p_.back() + inc.p);
+    }
+  }
+
+  // Upper bound on the primary objective with `capacity` of the resource left: whole
+  // increments while they fit, then a fraction of the next (rounded up).
+  std::int64_t bound(std::int64_t capacity) const {
+    if (increments_.empty()) return base_;
+    const std::size_t k =
+        std::upper_bound(cum_w_.begin(), cum_w_.end(), capacity) - cum_w_.begin() - 1;
+    std::int64_t value = base_ + cum_p_[k];
+    if (k < increments_.size()) {
+      const Increment& next = increments_[k];
+      value += static_cast<std::int64_t>(static_cast<double>(next.p) *
+                                         static_cast<double>(capacity - cum_w_[k]) /
+                                         static_cast<double>(next.w)) +
+               1;
+    }
+    return value;
+  }
+
+ private:
+  std::int64_t base_ = 0;
+  std::vector<Increment> increments_;
+  std::vector<std::int64_t> cum_w_;  // [k]: sum of the first k increments' w
+  std::vector<std::int64_t> cum_p_;
+};
+
+// Least resources among kBlock consecutive options, to skip blocks where nothing fits.
+constexpr std::size_t kBlock = 8;
+struct Block {
+  std::int64_t min_u = 0;
+  std::int64_t min_m = 0;
+};
 
 struct AppWork {
   std::vector<CandidateWork> candidates;
-  std::vector<Option> options;  // best key first
+  std::vector<Option> options;  // best key first, "no model" last
+  std::vector<Block> blocks;    // [b]: options b * kBlock ..
   Hull hull_u;
   Hull hull_m;
 };
+
+bool fits(const Option& o, std::int64_t ru, std::int64_t rm) { return o.u <= ru && o.m <= rm; }
+
+// Index of the first option that fits in (ru, rm): the best one, as options are sorted best
+// first. "No model" fits always.
+std::size_t first_fit(const AppWork& app, std::int64_t ru, std::int64_t rm) {
+  for (std::size_t b = 0; b < app.blocks.size(); ++b) {
+    if (app.blocks[b].min_u > ru || app.blocks[b].min_m > rm) continue;
+    const std::size_t end = std::min(app.options.size(), (b + 1) * kBlock);
+    for (std::size_t i = b * kBlock; i < end; ++i) {
+      if (fits(app.options[i], ru, rm)) return i;
+    }
+  }
+  return app.options.size() - 1;
+}
 
 // Depth-first branch and bound over applications in input order; options are tried best key
 // first, so the first leaf is the greedy solution and later ones must beat it.
@@ -165,9 +210,10 @@ class Search {
         lp_m_(apps.size() + 1),
         choice_(apps.size(), 0),
         best_(apps.size(), 0) {
-    for (std::size_t d = apps.size(); d-- > 0;) {
-      lp_u_[d] = combined(apps[d].hull_u, lp_u_[d + 1]);
-      lp_m_[d] = combined(apps[d].hull_m, lp_m_[d + 1]);
+    // Only suffixes that start after the first application are ever bounded.
+    for (std::size_t d = apps.size(); d-- > 1;) {
+      lp_u_[d] = Relaxation(apps[d].hull_u, lp_u_[d + 1]);
+      lp_m_[d] = Relaxation(apps[d].hull_m, lp_m_[d + 1]);
     }
   }
 
@@ -180,24 +226,16 @@ class Search {
   std::uint64_t nodes() const { return nodes_; }
 
  private:
-  static bool fits(const Option& o, std::int64_t ru, std::int64_t rm) {
-    return o.u <= ru && o.m <= rm;
-  }
-
-  // Upper bound on the key of applications d.. given the resources left: the better of (a)
-  // each application's best option that fits alone (valid for every level of the key) and
-  // (b) the LP relaxations on utilization and on memory (valid for the primary level only).
+  // Upper bound on the key of applications d.. given the resources left: the tighter of
+  // (a) the sum over applications of the best option that fits alone, valid for every level
+  // of the key, and (b) the LP relaxations on utilization and on memory, valid for the
+  // primary level.
   Key bound(std::size_t d, std::int64_t ru, std::int64_t rm) const {
     Key sum;
     for (std::size_t k = d; k < apps_.size(); ++k) {
-      for (const Option& o : apps_[k].options) {
-        if (fits(o, ru, rm)) {
-          sum = sum + o.key;
-          break;
-        }
-      }
+      sum = sum + apps_[k].options[first_fit(apps_[k], ru, rm)].key;
     }
-    const std::int64_t lp = std::min(lp_bound(lp_u_[d], ru), lp_bound(lp_m_[d], rm));
+    const std::int64_t lp = std::min(lp_u_[d].bound(ru), lp_m_[d].bound(rm));
     if (lp < sum.primary) return Key{lp, kHuge, kHuge, kHuge};
     return sum;
   }
@@ -206,14 +244,9 @@ class Search {
     ++nodes_;
     const std::vector<Option>& options = apps_[d].options;
     if (d + 1 == apps_.size()) {
-      // Options are sorted best first (ties by model id): the first that fits is optimal.
-      for (std::size_t i = 0; i < options.size(); ++i) {
-        if (fits(options[i], ru, rm)) {
-          choice_[d] = i;
-          consider(partial + options[i].key);
-          return;
-        }
-      }
+      // The best option that fits completes this branch optimally (ties by model id).
+      choice_[d] = first_fit(apps_[d], ru, rm);
+      consider(partial + options[choice_[d]].key);
       return;
     }
     const Key rest = bound(d + 1, ru, rm);
@@ -223,7 +256,8 @@ class Search {
       const Key head = partial + o.key;
       // Keys only decrease along `options` and `rest` bounds every later sibling too.
       if (head + rest < best_key_) break;
-      if (head + bound(d + 1, ru - o.u, rm - o.m) < best_key_) continue;
+      // Before the last application the child is a leaf, as cheap as its bound.
+      if (d + 2 < apps_.size() && head + bound(d + 1, ru - o.u, rm - o.m) < best_key_) continue;
       choice_[d] = i;
       dfs(d + 1, ru - o.u, rm - o.m, head);
     }
@@ -260,47 +294,13 @@ class Search {
   const std::vector<AppWork>& apps_;
   std::int64_t cap_u_;
   std::int64_t cap_m_;
-  std::vector<Hull> lp_u_;  // [d]: applications d.. together
-  std::vector<Hull> lp_m_;
+  std::vector<Relaxation> lp_u_;  // [d]: applications d.. together
+  std::vector<Relaxation> lp_m_;
   std::vector<std::size_t> choice_;
   std::vector<std::size_t> best_;
   Key best_key_{-1, 0, 0, 0};  // below every solution, "no model" everywhere included
   std::uint64_t nodes_ = 0;
 };
-
-// ---- reasons ------------------------------------------------------------------------------
-
-// Fixed notation with at most `decimals` decimals, trailing zeros dropped: 143.2, 100, 0.76.
-std::string num(double v, int decimals) {
-  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
-  std::array<char, 64> buf;
-  auto [end, ec] =
-      std::to_chars(buf.data(), buf.data() + buf.size(), v, std::chars_format::fixed, decimals);
-  if (ec != std::errc()) {  // too long for fixed notation: shortest form instead
-    end = std::to_chars(buf.data(), buf.data() + buf.size(), v).ptr;
-    return std::string(buf.data(), end);
-  }
-  std::string_view s(buf.data(), end - buf.data());
-  if (s.find('.') != std::string_view::npos) {
-    s = s.substr(0, s.find_last_not_of('0') + 1);
-    if (s.back() == '.') s.remove_suffix(1);
-  }
-  return s == "-0" ? "0" : std::string(s);
-}
-
-std::string ms(double v) { return num(v, 1) + " ms"; }
-std::string acc(double v) { return num(v, 3); }
-std::string util(double v) { return num(v, 3); }
-std::string mb(double v) { return num(v, 1) + " MB"; }
-std::string sec(double v) { return num(v, 1) + " s"; }
-
-RejectCode first_violation(std::uint8_t v) {
-  if (v & kViolatesDeadline) return RejectCode::kDeadline;
-  if (v & kViolatesAccuracy) return RejectCode::kAccuracyFloor;
-  if (v & kViolatesDownload) return RejectCode::kDownload;
-  if (v & kViolatesUtilization) return RejectCode::kUtilization;
-  return RejectCode::kMemory;
-}
 
 // ---- input checks -----------------------------------------------------------------------
 
@@ -316,7 +316,7 @@ void check_nonnegative(const AppProblem* app, const Candidate* c, const char* na
   if (std::isnan(v) || v < 0 || (!allow_infinite && std::isinf(v))) {
     fail(app, c,
          std::string(name) + " must be a " + (allow_infinite ? "" : "finite ") +
-             "number >= 0, got " + num(v, 6));
+             "number >= 0, got " + reasons::number(v, 6));
   }
 }
 
@@ -347,164 +347,6 @@ void validate(const Problem& problem) {
   }
 }
 
-// Explains results; holds what every reason refers to.
-class Explainer {
- public:
-  Explainer(const Problem& problem, const AppProblem& app, const AppWork& work,
-            const std::optional<std::size_t>& chosen, double others_utilization,
-            double others_memory_mb)
-      : problem_(problem),
-        app_(app),
-        work_(work),
-        chosen_(chosen),
-        others_u_(others_utilization),
-        others_m_(others_memory_mb) {}
-
-  double util_of(const Candidate& c) const {
-    return utilization(app_.rate_hz, app_.batch, c.bound_ms);
-  }
-
-  // Every constraint candidate `i` fails alone, "; "-separated.
-  std::string violations(std::size_t i) const {
-    const Candidate& c = app_.candidates[i];
-    const std::uint8_t v = work_.candidates[i].violations;
-    std::string out;
-    auto add = [&out](const std::string& s) { out += out.empty() ? s : "; " + s; };
-    if (v & kViolatesDeadline)
-      add("bound " + ms(c.bound_ms) + " > deadline " + ms(app_.deadline_ms));
-    if (v & kViolatesAccuracy) {
-      add("accuracy " + acc(c.accuracy) + " < floor " + acc(app_.min_accuracy));
-    }
-    if (v & kViolatesDownload) {
-      add("download " + sec(c.download_s) + " > budget " + sec(app_.download_budget_s));
-    }
-    if (v & kViolatesUtilization) {
-      add("utilization " + util(util_of(c)) + " (" + num(app_.rate_hz, 2) + " Hz / batch " +
-          std::to_string(app_.batch) + " x bound " + ms(c.bound_ms) + ") > cap " +
-          util(problem_.utilization_cap));
-    }
-    if (v & kViolatesMemory) {
-      add("memory " + mb(c.memory_mb) + " > budget " + mb(problem_.memory_budget_mb));
-    }
-    return out;
-  }
-
-  std::string joint_utilization(const Candidate& c) const {
-    return "utilization " + util(util_of(c)) + " + " + util(others_u_) +
-           " of the other applications' models > cap " + util(problem_.utilization_cap);
-  }
-
-  std::string joint_memory(const Candidate& c) const {
-    return "memory " + mb(c.memory_mb) + " + " + mb(others_m_) +
-           " of the other applications' models > budget " + mb(problem_.memory_budget_mb);
-  }
-
-  // A candidate that fits with the chosen set yet lost to the chosen model.
-  std::string lost(const Candidate& c, RejectCode code) const {
-    const Candidate& ch = app_.candidates[*chosen_];
-    if (code == RejectCode::kHysteresis) {
-      return "accuracy " + acc(c.accuracy) + " gains " + acc(c.accuracy - ch.accuracy) +
-             " over current " + ch.model_id + " (" + acc(ch.accuracy) +
-             "), switching needs more than " + acc(problem_.hysteresis);
-    }
-    if (c.current) {
-      return "current model; " + ch.model_id + " gains " + acc(ch.accuracy - c.accuracy) +
-             " accuracy, more than hysteresis " + acc(problem_.hysteresis);
-    }
-    if (c.accuracy != ch.accuracy) {
-      return "accuracy " + acc(c.accuracy) + " < " + acc(ch.accuracy) + " of chosen " + ch.model_id;
-    }
-    const double c_power = app_.rate_hz / app_.batch * c.energy_j;
-    const double ch_power = app_.rate_hz / app_.batch * ch.energy_j;
-    std::string why = "same accuracy as chosen " + ch.model_id + ", ";
-    if (c_power != ch_power) {
-      return why + "higher power " + num(c_power, 3) + " W > " + num(ch_power, 3) + " W";
-    }
-    const std::uint64_t c_bytes = c.installed ? 0 : c.size_bytes;
-    const std::uint64_t ch_bytes = ch.installed ? 0 : ch.size_bytes;
-    if (c_bytes != ch_bytes) {
-      return why + "larger download " + mb(c_bytes / 1e6) + " > " + mb(ch_bytes / 1e6);
-    }
-    return why + "power and download; the tie goes to the smaller model id";
-  }
-
-  std::string chosen_reason(const std::vector<Rejection>& rejected) const {
-    const Candidate& c = app_.candidates[*chosen_];
-    std::string lead = "most accurate feasible";
-    double best_gain = -1;
-    bool better_elsewhere = false;
-    for (const Rejection& r : rejected) {
-      const Candidate& o = app_.candidates[r.candidate];
-      if (r.code == RejectCode::kHysteresis)
-        best_gain = std::max(best_gain, o.accuracy - c.accuracy);
-      if ((r.code == RejectCode::kJointUtilization || r.code == RejectCode::kJointMemory) &&
-          o.accuracy > c.accuracy) {
-        better_elsewhere = true;
-      }
-    }
-    if (c.current && best_gain >= 0) {
-      lead = "current model kept: best alternative gains " + acc(best_gain) +
-             ", not more than hysteresis " + acc(problem_.hysteresis);
-    } else if (c.current) {
-      lead = "current model, still the best";
-    } else if (better_elsewhere) {
-      lead = "most accurate that fits with the other applications' models";
-    }
-    std::string deadline =
-        std::isinf(app_.deadline_ms) ? "" : " <= deadline " + ms(app_.deadline_ms);
-    return lead + ": accuracy " + acc(c.accuracy) + ", bound " + ms(c.bound_ms) + deadline +
-           ", utilization " + util(util_of(c)) + ", memory " + mb(c.memory_mb) +
-           (c.installed ? ", installed" : ", download " + sec(c.download_s));
-  }
-
-  std::string none_reason(const std::vector<Rejection>& rejected) const {
-    if (app_.candidates.empty()) return "none feasible: no candidate models";
-    std::array<std::size_t, 16> count{};
-    double best_bound = kNoLimit, best_acc = 0, best_download = kNoLimit;
-    double best_util = kNoLimit, best_memory = kNoLimit;
-    for (const Rejection& r : rejected) {
-      const Candidate& c = app_.candidates[r.candidate];
-      ++count[static_cast<std::size_t>(r.code)];
-      best_bound = std::min(best_bound, c.bound_ms);
-      best_acc = std::max(best_acc, c.accuracy);
-      if (!c.installed) best_download = std::min(best_download, c.download_s);
-      best_util = std::min(best_util, util_of(c));
-      best_memory = std::min(best_memory, c.memory_mb);
-    }
-    auto n = [&count](RejectCode code) { return count[static_cast<std::size_t>(code)]; };
-    std::string out;
-    auto add = [&out](std::size_t k, const std::string& s) {
-      if (k > 0) out += (out.empty() ? "" : "; ") + std::to_string(k) + " " + s;
-    };
-    add(n(RejectCode::kDeadline),
-        "over deadline " + ms(app_.deadline_ms) + " (fastest bound " + ms(best_bound) + ")");
-    add(n(RejectCode::kAccuracyFloor),
-        "below accuracy floor " + acc(app_.min_accuracy) + " (best " + acc(best_acc) + ")");
-    add(n(RejectCode::kDownload), "download over budget " + sec(app_.download_budget_s) +
-                                      " (fastest " + sec(best_download) + ")");
-    add(n(RejectCode::kUtilization), "alone over utilization cap " +
-                                         util(problem_.utilization_cap) + " (lowest " +
-                                         util(best_util) + ")");
-    add(n(RejectCode::kMemory), "alone over memory budget " + mb(problem_.memory_budget_mb) +
-                                    " (smallest " + mb(best_memory) + ")");
-    add(n(RejectCode::kJointUtilization),
-        "fit alone but not within the utilization left by the other applications' models (" +
-            util(problem_.utilization_cap - others_u_) + ")");
-    add(n(RejectCode::kJointMemory),
-        "fit alone but not within the memory left by the other applications' models (" +
-            mb(problem_.memory_budget_mb - others_m_) + ")");
-    return "none feasible: " + out;
-  }
-
- private:
-  const Problem& problem_;
-  const AppProblem& app_;
-  const AppWork& work_;
-  const std::optional<std::size_t>& chosen_;
-  double others_u_;
-  double others_m_;
-};
-
 // ---- preparation ------------------------------------------------------------------------
 
 // Quantized figures and individual feasibility of every candidate of `app`.
@@ -533,36 +375,57 @@ void prepare_candidates(const AppProblem& app, std::int64_t cap_u, std::int64_t 
 // Feasible candidates minus dominated ones, best key first, then "no model". Candidate j is
 // dominated by k when k needs no more of either resource and replacing j by k in any
 // solution gives a key at least as good (k's key is larger, or equal with a smaller model
-// id); an optimal solution never needs j. Sorting best first means only earlier options can
-// dominate, and only undominated ones need checking (dominance is transitive).
+// id); an optimal solution never needs j. Sorted best first, only earlier options can
+// dominate a later one, and only undominated ones need checking (dominance is transitive):
+// a staircase of them by utilization, with memory strictly falling, answers each check with
+// one binary search.
 void prepare_options(const AppProblem& app, std::int64_t served, AppWork& work) {
-  work.options.clear();
+  std::vector<Option>& options = work.options;
+  options.clear();
   for (std::size_t i = 0; i < work.candidates.size(); ++i) {
     const CandidateWork& w = work.candidates[i];
     if (w.violations != 0) continue;
     Key key = w.key;
     key.primary += served;
-    work.options.push_back({static_cast<std::int32_t>(i), w.u, w.m, key});
+    options.push_back({static_cast<std::int32_t>(i), w.u, w.m, key});
   }
-  std::sort(work.options.begin(), work.options.end(), [&app](const Option& a, const Option& b) {
+  std::sort(options.begin(), options.end(), [&app](const Option& a, const Option& b) {
     if (a.key != b.key) return a.key > b.key;
     const int order =
         app.candidates[a.candidate].model_id.compare(app.candidates[b.candidate].model_id);
     return order != 0 ? order < 0 : a.candidate < b.candidate;
   });
+  struct Step {
+    std::int64_t u, m;
+  };
+  std::vector<Step> staircase;
   std::size_t kept = 0;
-  for (std::size_t i = 0; i < work.options.size(); ++i) {
-    const Option& o = work.options[i];
-    bool dominated = false;
-    for (std::size_t k = 0; k < kept && !dominated; ++k) {
-      dominated = work.options[k].u <= o.u && work.options[k].m <= o.m;
-    }
-    if (!dominated) work.options[kept++] = o;
+  for (const Option& o : options) {
+    // The step with the largest u <= o.u has the least memory among steps with u <= o.u.
+    auto after = std::upper_bound(staircase.begin(), staircase.end(), o.u,
+                                  [](std::int64_t u, const Step& s) { return u < s.u; });
+    if (after != staircase.begin() && std::prev(after)->m <= o.m) continue;
+    // o stays; steps it now dominates (u >= o.u, m >= o.m) are contiguous from `after`.
+    auto first = after;
+    if (first != staircase.begin() && std::prev(first)->u == o.u) --first;
+    auto last = first;
+    while (last != staircase.end() && last->m >= o.m) ++last;
+    staircase.insert(staircase.erase(first, last), Step{o.u, o.m});
+    options[kept++] = o;
   }
-  work.options.resize(kept);
-  work.options.push_back(Option{});
-  work.hull_u = hull(work.options, [](const Option& o) { return o.u; });
-  work.hull_m = hull(work.options, [](const Option& o) { return o.m; });
+  options.resize(kept);
+  options.push_back(Option{});
+  work.blocks.clear();
+  for (std::size_t b = 0; b < options.size(); b += kBlock) {
+    Block block{kHuge, kHuge};
+    for (std::size_t i = b; i < std::min(options.size(), b + kBlock); ++i) {
+      block.min_u = std::min(block.min_u, options[i].u);
+      block.min_m = std::min(block.min_m, options[i].m);
+    }
+    work.blocks.push_back(block);
+  }
+  work.hull_u = hull(options, [](const Option& o) { return o.u; });
+  work.hull_m = hull(options, [](const Option& o) { return o.m; });
 }
 
 }  // namespace
@@ -638,15 +501,16 @@ Solution solve(const Problem& problem, const SolveOptions& options) {
     used_m += o.m;
   }
 
+  // Every other candidate: why not. The first matching cause wins.
   for (std::size_t a = 0; a < problem.apps.size(); ++a) {
     const AppProblem& app = problem.apps[a];
     const AppWork& w = work[a];
     AppSolution& s = solution.apps[a];
-    const Option& chosen = w.options[best[a]];
-    const std::int64_t others_u = used_u - chosen.u;
-    const std::int64_t others_m = used_m - chosen.m;
-    const Explainer explain(problem, app, w, s.chosen, solution.utilization - s.utilization,
-                            solution.memory_mb - s.memory_mb);
+    const Option& own = w.options[best[a]];
+    const std::int64_t others_u = used_u - own.u;
+    const std::int64_t others_m = used_m - own.m;
+    const double others_utilization = solution.utilization - s.utilization;
+    const double others_memory_mb = solution.memory_mb - s.memory_mb;
     s.rejected.reserve(app.candidates.size());
     for (std::size_t i = 0; i < app.candidates.size(); ++i) {
       if (s.chosen == i) continue;
@@ -654,14 +518,16 @@ Solution solve(const Problem& problem, const SolveOptions& options) {
       const Candidate& c = app.candidates[i];
       Rejection r{i, RejectCode::kLowerAccuracy, {}};
       if (cw.violations != 0) {
-        r.code = first_violation(cw.violations);
-        if (options.explain) r.reason = explain.violations(i);
+        r.code = reasons::first_violation(cw.violations);
+        if (options.explain) r.reason = reasons::violations(problem, app, c, cw.violations);
       } else if (cw.u + others_u > cap_u) {
         r.code = RejectCode::kJointUtilization;
-        if (options.explain) r.reason = explain.joint_utilization(c);
+        if (options.explain) {
+          r.reason = reasons::joint_utilization(problem, app, c, others_utilization);
+        }
       } else if (cw.m + others_m > cap_m) {
         r.code = RejectCode::kJointMemory;
-        if (options.explain) r.reason = explain.joint_memory(c);
+        if (options.explain) r.reason = reasons::joint_memory(problem, c, others_memory_mb);
       } else {
         // It fits beside the other choices, so it must have lost to this application's
         // choice on the key; with nothing chosen it would have served one more application.
@@ -671,12 +537,14 @@ Solution solve(const Problem& problem, const SolveOptions& options) {
         }
         const Candidate& ch = app.candidates[*s.chosen];
         if (ch.current && c.accuracy > ch.accuracy) r.code = RejectCode::kHysteresis;
-        if (options.explain) r.reason = explain.lost(c, r.code);
+        if (options.explain) r.reason = reasons::lost(problem, app, c, ch, r.code);
       }
       s.rejected.push_back(std::move(r));
     }
     if (options.explain) {
-      s.reason = s.chosen ? explain.chosen_reason(s.rejected) : explain.none_reason(s.rejected);
+      s.reason =
+          s.chosen ? reasons::chosen(problem, app, app.candidates[*s.chosen], s.rejected)
+                   : reasons::none(problem, app, s.rejected, others_utilization, others_memory_mb);
     }
   }
   return solution;

@@ -9,6 +9,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "shared/assignment/reasons.h"
 #include "shared/common/error.h"
 
 namespace fleetml::assignment {
@@ -58,6 +59,18 @@ const Rejection& rejection_of(const Problem& p, const Solution& s, std::size_t a
     if (p.apps[a].candidates[r.candidate].model_id == id) return r;
   }
   throw std::runtime_error("no rejection for " + id);
+}
+
+TEST(Reasons, NumbersAreShortAndRounded) {
+  EXPECT_EQ(reasons::number(143.2, 1), "143.2");
+  EXPECT_EQ(reasons::number(100, 1), "100");
+  EXPECT_EQ(reasons::number(0.76, 3), "0.76");
+  EXPECT_EQ(reasons::number(0.008, 3), "0.008");
+  EXPECT_EQ(reasons::number(0.0004, 3), "0");
+  EXPECT_EQ(reasons::number(2.8645, 3), "2.865");
+  EXPECT_EQ(reasons::number(-0.05, 3), "-0.05");
+  EXPECT_EQ(reasons::number(1e13, 1), "1e+13");
+  EXPECT_EQ(reasons::number(kNoLimit, 1), "inf");
 }
 
 TEST(Solver, SingleAppPicksMostAccurateFeasible) {
