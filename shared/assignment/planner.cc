@@ -205,14 +205,14 @@ v1::AssignmentBody plan(const v1::Capability& capability, std::span<const Catalo
   for (std::size_t a = 0; a < problem.apps.size(); ++a) {
     const v1::Application& in = capability.applications(static_cast<int>(a));
     const AppProblem& app = problem.apps[a];
-    const AppSolution& s = solution.apps[a];
+    AppSolution& s = solution.apps[a];  // reasons are moved into the body
     const AppPlan& plan = plans[a];
     v1::AppAssignment& out = *body.add_applications();
     out.set_application_id(app.id);
     out.set_deadline_ms(in.deadline_ms());
 
-    std::vector<const Rejection*> rejection_of(app.candidates.size(), nullptr);
-    for (const Rejection& r : s.rejected) rejection_of[r.candidate] = &r;
+    std::vector<Rejection*> rejection_of(app.candidates.size(), nullptr);
+    for (Rejection& r : s.rejected) rejection_of[r.candidate] = &r;
 
     for (std::size_t k = 0; k < catalog.size(); ++k) {
       const CatalogEntry& entry = catalog[k];
@@ -246,9 +246,9 @@ v1::AssignmentBody plan(const v1::Capability& capability, std::span<const Catalo
           r.set_reason(plan.failures[k]);
           break;
         case Slot::kCandidate: {
-          const Rejection& why = *rejection_of[slot.candidate];
+          Rejection& why = *rejection_of[slot.candidate];
           r.set_code(std::string(code_name(why.code)));
-          r.set_reason(why.reason);
+          r.set_reason(std::move(why.reason));
           set_figures(r, app.candidates[slot.candidate]);
           break;
         }
@@ -256,7 +256,7 @@ v1::AssignmentBody plan(const v1::Capability& capability, std::span<const Catalo
     }
 
     if (s.chosen) {
-      out.set_reason(s.reason);
+      out.set_reason(std::move(s.reason));
     } else if (plan.same_task == 0) {
       out.set_reason("none feasible: no catalog model for task " + in.task());
     } else if (app.candidates.empty()) {
@@ -266,7 +266,7 @@ v1::AssignmentBody plan(const v1::Capability& capability, std::span<const Catalo
       out.set_reason(s.reason + "; " + std::to_string(plan.not_estimated) +
                      " could not be estimated");
     } else {
-      out.set_reason(s.reason);
+      out.set_reason(std::move(s.reason));
     }
   }
   std::sort(estimators.begin(), estimators.end());
