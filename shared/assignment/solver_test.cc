@@ -471,8 +471,11 @@ TEST(SolverProperty, MatchesExhaustiveEnumerationAndExplainsConsistently) {
   std::mt19937 rng(20240611);
   int joint_rounds = 0, hysteresis_rounds = 0, none_rounds = 0;
   for (int round = 0; round < 6000; ++round) {
-    // Many small instances (up to 4 applications), and fewer with more candidates.
-    const Problem p = round % 3 == 2 ? random_problem(rng, 3, 12) : random_problem(rng, 4, 5);
+    // Many small instances (up to 4 applications), fewer with more candidates, a few with
+    // enough options per application to exercise block skipping and long LP hulls.
+    const Problem p = round % 50 == 49 ? random_problem(rng, 3, 30)
+                      : round % 3 == 2 ? random_problem(rng, 3, 12)
+                                       : random_problem(rng, 4, 5);
     const std::vector<int> expected = brute_force(p);
     const Solution s = solve(p);
     ASSERT_EQ(s.apps.size(), p.apps.size());
