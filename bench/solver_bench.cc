@@ -205,63 +205,59 @@ std::vector<Problem> realistic_pool() {
   return pool;
 }
 
-// n applications x 100 candidates, all Pareto-optimal and within 0.001 of each other.
-Problem near_equal(std::size_t n_apps, std::uint32_t seed) {
+struct Figures {
+  double accuracy, bound_ms, memory_mb;
+};
+
+// n_apps applications at 10 Hz, batch 1, no per-model limits, each with kModels candidates
+// whose figures come from `figures(rng, i)`.
+template <typename MakeFigures>
+Problem synthetic(const std::string& prefix, std::size_t n_apps, double memory_budget_mb,
+                  std::uint32_t seed, MakeFigures figures) {
   std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> jitter(0, 1);
   Problem p;
   p.utilization_cap = 0.9;
-  p.memory_budget_mb = 1000.0 * n_apps / 3;
-  p.hysteresis = 0.0;
+  p.memory_budget_mb = memory_budget_mb;
   for (std::size_t a = 0; a < n_apps; ++a) {
-    AppProblem app;
+    AppProblem& app = p.apps.emplace_back();
     app.id = "app" + std::to_string(a);
     app.rate_hz = 10;
     for (int i = 0; i < kModels; ++i) {
-      Candidate c;
-      c.model_id = "near_equal_model_" + std::to_string(1000 + i);
-      const double t = (i + jitter(rng)) / kModels;
-      c.accuracy = 0.800 + 0.001 * jitter(rng);
-      c.bound_ms = 20 + 60 * t;  // utilization 0.2 .. 0.8 each
-      c.point_ms = c.bound_ms / 1.3;
-      c.memory_mb = 150 + 500 * (1 - t);  // anti-correlated with utilization
+      const Figures f = figures(rng, i);
+      Candidate& c = app.candidates.emplace_back();
+      c.model_id = prefix + std::to_string(1000 + i);
+      c.accuracy = f.accuracy;
+      c.bound_ms = f.bound_ms;
+      c.point_ms = f.bound_ms / 1.3;
+      c.memory_mb = f.memory_mb;
       c.size_bytes = 10'000'000;
       c.download_s = 1;
       c.energy_j = 0.1;
-      app.candidates.push_back(c);
     }
-    p.apps.push_back(app);
   }
   return p;
 }
 
+// n applications x 100 candidates, all Pareto-optimal and within 0.001 of each other.
+Problem near_equal(std::size_t n_apps, std::uint32_t seed) {
+  return synthetic("near_equal_model_", n_apps, 1000.0 * n_apps / 3, seed,
+                   [](std::mt19937& rng, int i) {
+                     std::uniform_real_distribution<double> jitter(0, 1);
+                     const double t = (i + jitter(rng)) / kModels;
+                     // Utilization 0.2 .. 0.8 each, memory anti-correlated with it.
+                     return Figures{0.800 + 0.001 * jitter(rng), 20 + 60 * t, 150 + 500 * (1 - t)};
+                   });
+}
+
 // Accuracy rises with both resources; the caps admit about a third of each best model.
 Problem tight_joint(std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u01(0, 1);
-  Problem p;
-  p.utilization_cap = 0.9;
-  p.memory_budget_mb = 900;
-  for (int a = 0; a < 3; ++a) {
-    AppProblem app;
-    app.id = "app" + std::to_string(a);
-    app.rate_hz = 10;
-    for (int i = 0; i < kModels; ++i) {
-      Candidate c;
-      c.model_id = "tight_joint_model_" + std::to_string(1000 + i);
-      const double s = u01(rng), t = u01(rng);
-      c.bound_ms = 10 + 80 * s;  // utilization 0.1 .. 0.9
-      c.memory_mb = 100 + 800 * t;
-      c.accuracy = 0.5 + 0.2 * std::sqrt(s) + 0.2 * std::sqrt(t) + 0.01 * u01(rng);
-      c.point_ms = c.bound_ms / 1.3;
-      c.size_bytes = 10'000'000;
-      c.download_s = 1;
-      c.energy_j = 0.1;
-      app.candidates.push_back(c);
-    }
-    p.apps.push_back(app);
-  }
-  return p;
+  return synthetic("tight_joint_model_", 3, 900, seed, [](std::mt19937& rng, int) {
+    std::uniform_real_distribution<double> u01(0, 1);
+    const double s = u01(rng), t = u01(rng);
+    // Utilization 0.1 .. 0.9, memory 100 .. 900 MB.
+    return Figures{0.5 + 0.2 * std::sqrt(s) + 0.2 * std::sqrt(t) + 0.01 * u01(rng), 10 + 80 * s,
+                   100 + 800 * t};
+  });
 }
 
 void run_pool(benchmark::State& state, const std::vector<Problem>& pool) {
