@@ -117,61 +117,75 @@ std::string number(double v, int decimals) {
   return t.take();
 }
 
-std::string violations(const Problem& problem, const AppProblem& app, const Candidate& c,
-                       std::uint8_t v) {
+AppReasons::AppReasons(const Problem& problem, const AppProblem& app, const Candidate* chosen,
+                       double others_utilization, double others_memory_mb)
+    : problem_(problem),
+      app_(app),
+      chosen_(chosen),
+      others_utilization_(others_utilization),
+      others_memory_mb_(others_memory_mb) {
+  auto text = [](auto&&... parts) {
+    Text t;
+    (t << ... << parts);
+    return t.take();
+  };
+  deadline_ = text(" > deadline ", ms(app.deadline_ms));
+  floor_ = text(" < floor ", acc(app.min_accuracy));
+  download_budget_ = text(" > budget ", sec(app.download_budget_s));
+  rate_ = text(" (", Num{app.rate_hz, 2}, " Hz / batch ", std::size_t{app.batch}, " x bound ");
+  cap_ = text(") > cap ", util(problem.utilization_cap));
+  memory_budget_ = text(" > budget ", mb(problem.memory_budget_mb));
+  joint_utilization_ =
+      text(" + ", util(others_utilization), " of the other applications' models > cap ",
+           util(problem.utilization_cap));
+  joint_memory_ = text(" + ", mb(others_memory_mb), " of the other applications' models > budget ",
+                       mb(problem.memory_budget_mb));
+  if (chosen != nullptr) {
+    below_chosen_ = text(" < ", acc(chosen->accuracy), " of chosen ", chosen->model_id);
+  }
+}
+
+std::string AppReasons::violations(const Candidate& c, std::uint8_t v) const {
   Text t;
-  if (v & kViolatesDeadline) {
-    t.clause() << "bound " << ms(c.bound_ms) << " > deadline " << ms(app.deadline_ms);
-  }
-  if (v & kViolatesAccuracy) {
-    t.clause() << "accuracy " << acc(c.accuracy) << " < floor " << acc(app.min_accuracy);
-  }
-  if (v & kViolatesDownload) {
-    t.clause() << "download " << sec(c.download_s) << " > budget " << sec(app.download_budget_s);
-  }
+  if (v & kViolatesDeadline) t.clause() << "bound " << ms(c.bound_ms) << deadline_;
+  if (v & kViolatesAccuracy) t.clause() << "accuracy " << acc(c.accuracy) << floor_;
+  if (v & kViolatesDownload) t.clause() << "download " << sec(c.download_s) << download_budget_;
   if (v & kViolatesUtilization) {
-    t.clause() << "utilization " << util(utilization_of(app, c)) << " (" << Num{app.rate_hz, 2}
-               << " Hz / batch " << std::size_t{app.batch} << " x bound " << ms(c.bound_ms)
-               << ") > cap " << util(problem.utilization_cap);
+    t.clause() << "utilization " << util(utilization_of(app_, c)) << rate_ << ms(c.bound_ms)
+               << cap_;
   }
-  if (v & kViolatesMemory) {
-    t.clause() << "memory " << mb(c.memory_mb) << " > budget " << mb(problem.memory_budget_mb);
-  }
+  if (v & kViolatesMemory) t.clause() << "memory " << mb(c.memory_mb) << memory_budget_;
   return t.take();
 }
 
-std::string joint_utilization(const Problem& problem, const AppProblem& app, const Candidate& c,
-                              double others_utilization) {
+std::string AppReasons::joint_utilization(const Candidate& c) const {
   Text t;
-  t << "utilization " << util(utilization_of(app, c)) << " + " << util(others_utilization)
-    << " of the other applications' models > cap " << util(problem.utilization_cap);
+  t << "utilization " << util(utilization_of(app_, c)) << joint_utilization_;
   return t.take();
 }
 
-std::string joint_memory(const Problem& problem, const Candidate& c, double others_memory_mb) {
+std::string AppReasons::joint_memory(const Candidate& c) const {
   Text t;
-  t << "memory " << mb(c.memory_mb) << " + " << mb(others_memory_mb)
-    << " of the other applications' models > budget " << mb(problem.memory_budget_mb);
+  t << "memory " << mb(c.memory_mb) << joint_memory_;
   return t.take();
 }
 
-std::string lost(const Problem& problem, const AppProblem& app, const Candidate& c,
-                 const Candidate& ch, RejectCode code) {
+std::string AppReasons::lost(const Candidate& c, RejectCode code) const {
+  const Candidate& ch = *chosen_;
   Text t;
   if (code == RejectCode::kHysteresis) {
     t << "accuracy " << acc(c.accuracy) << " gains " << acc(c.accuracy - ch.accuracy)
       << " over current " << ch.model_id << " (" << acc(ch.accuracy)
-      << "), switching needs more than " << acc(problem.hysteresis);
+      << "), switching needs more than " << acc(problem_.hysteresis);
   } else if (c.current) {
     t << "current model; " << ch.model_id << " gains " << acc(ch.accuracy - c.accuracy)
-      << " accuracy, more than hysteresis " << acc(problem.hysteresis);
+      << " accuracy, more than hysteresis " << acc(problem_.hysteresis);
   } else if (c.accuracy != ch.accuracy) {
-    t << "accuracy " << acc(c.accuracy) << " < " << acc(ch.accuracy) << " of chosen "
-      << ch.model_id;
+    t << "accuracy " << acc(c.accuracy) << below_chosen_;
   } else {
     t << "same accuracy as chosen " << ch.model_id << ", ";
-    const double c_power = app.rate_hz / app.batch * c.energy_j;
-    const double ch_power = app.rate_hz / app.batch * ch.energy_j;
+    const double c_power = app_.rate_hz / app_.batch * c.energy_j;
+    const double ch_power = app_.rate_hz / app_.batch * ch.energy_j;
     const std::uint64_t c_bytes = c.installed ? 0 : c.size_bytes;
     const std::uint64_t ch_bytes = ch.installed ? 0 : ch.size_bytes;
     if (c_power != ch_power) {
@@ -185,12 +199,12 @@ std::string lost(const Problem& problem, const AppProblem& app, const Candidate&
   return t.take();
 }
 
-std::string chosen(const Problem& problem, const AppProblem& app, const Candidate& c,
-                   const std::vector<Rejection>& rejected) {
+std::string AppReasons::chosen(const std::vector<Rejection>& rejected) const {
+  const Candidate& c = *chosen_;
   double best_gain = -1;
   bool better_elsewhere = false;
   for (const Rejection& r : rejected) {
-    const Candidate& o = app.candidates[r.candidate];
+    const Candidate& o = app_.candidates[r.candidate];
     if (r.code == RejectCode::kHysteresis) best_gain = std::max(best_gain, o.accuracy - c.accuracy);
     better_elsewhere =
         better_elsewhere ||
@@ -200,7 +214,7 @@ std::string chosen(const Problem& problem, const AppProblem& app, const Candidat
   Text t;
   if (c.current && best_gain >= 0) {
     t << "current model kept: best alternative gains " << acc(best_gain)
-      << ", not more than hysteresis " << acc(problem.hysteresis);
+      << ", not more than hysteresis " << acc(problem_.hysteresis);
   } else if (c.current) {
     t << "current model, still the best";
   } else if (better_elsewhere) {
@@ -209,8 +223,8 @@ std::string chosen(const Problem& problem, const AppProblem& app, const Candidat
     t << "most accurate feasible";
   }
   t << ": accuracy " << acc(c.accuracy) << ", bound " << ms(c.bound_ms);
-  if (!std::isinf(app.deadline_ms)) t << " <= deadline " << ms(app.deadline_ms);
-  t << ", utilization " << util(utilization_of(app, c)) << ", memory " << mb(c.memory_mb);
+  if (!std::isinf(app_.deadline_ms)) t << " <= deadline " << ms(app_.deadline_ms);
+  t << ", utilization " << util(utilization_of(app_, c)) << ", memory " << mb(c.memory_mb);
   if (c.installed) {
     t << ", installed";
   } else {
@@ -219,54 +233,52 @@ std::string chosen(const Problem& problem, const AppProblem& app, const Candidat
   return t.take();
 }
 
-std::string none(const Problem& problem, const AppProblem& app,
-                 const std::vector<Rejection>& rejected, double others_utilization,
-                 double others_memory_mb) {
-  if (app.candidates.empty()) return "none feasible: no candidate models";
+std::string AppReasons::none(const std::vector<Rejection>& rejected) const {
+  if (app_.candidates.empty()) return "none feasible: no candidate models";
   std::array<std::size_t, 16> count{};
   double best_bound = kNoLimit, best_acc = 0, best_download = kNoLimit;
   double best_util = kNoLimit, best_memory = kNoLimit;
   for (const Rejection& r : rejected) {
-    const Candidate& c = app.candidates[r.candidate];
+    const Candidate& c = app_.candidates[r.candidate];
     ++count[static_cast<std::size_t>(r.code)];
     best_bound = std::min(best_bound, c.bound_ms);
     best_acc = std::max(best_acc, c.accuracy);
     if (!c.installed) best_download = std::min(best_download, c.download_s);
-    best_util = std::min(best_util, utilization_of(app, c));
+    best_util = std::min(best_util, utilization_of(app_, c));
     best_memory = std::min(best_memory, c.memory_mb);
   }
   auto n = [&count](RejectCode code) { return count[static_cast<std::size_t>(code)]; };
   Text t;
   if (n(RejectCode::kDeadline) > 0) {
-    t.clause() << n(RejectCode::kDeadline) << " over deadline " << ms(app.deadline_ms)
+    t.clause() << n(RejectCode::kDeadline) << " over deadline " << ms(app_.deadline_ms)
                << " (fastest bound " << ms(best_bound) << ")";
   }
   if (n(RejectCode::kAccuracyFloor) > 0) {
-    t.clause() << n(RejectCode::kAccuracyFloor) << " below accuracy floor " << acc(app.min_accuracy)
-               << " (best " << acc(best_acc) << ")";
+    t.clause() << n(RejectCode::kAccuracyFloor) << " below accuracy floor "
+               << acc(app_.min_accuracy) << " (best " << acc(best_acc) << ")";
   }
   if (n(RejectCode::kDownload) > 0) {
-    t.clause() << n(RejectCode::kDownload) << " download over budget " << sec(app.download_budget_s)
-               << " (fastest " << sec(best_download) << ")";
+    t.clause() << n(RejectCode::kDownload) << " download over budget "
+               << sec(app_.download_budget_s) << " (fastest " << sec(best_download) << ")";
   }
   if (n(RejectCode::kUtilization) > 0) {
     t.clause() << n(RejectCode::kUtilization) << " alone over utilization cap "
-               << util(problem.utilization_cap) << " (lowest " << util(best_util) << ")";
+               << util(problem_.utilization_cap) << " (lowest " << util(best_util) << ")";
   }
   if (n(RejectCode::kMemory) > 0) {
     t.clause() << n(RejectCode::kMemory) << " alone over memory budget "
-               << mb(problem.memory_budget_mb) << " (smallest " << mb(best_memory) << ")";
+               << mb(problem_.memory_budget_mb) << " (smallest " << mb(best_memory) << ")";
   }
   if (n(RejectCode::kJointUtilization) > 0) {
     t.clause() << n(RejectCode::kJointUtilization)
                << " fit alone but not within the utilization left by the other applications' "
                   "models ("
-               << util(problem.utilization_cap - others_utilization) << ")";
+               << util(problem_.utilization_cap - others_utilization_) << ")";
   }
   if (n(RejectCode::kJointMemory) > 0) {
     t.clause() << n(RejectCode::kJointMemory)
                << " fit alone but not within the memory left by the other applications' models ("
-               << mb(problem.memory_budget_mb - others_memory_mb) << ")";
+               << mb(problem_.memory_budget_mb - others_memory_mb_) << ")";
   }
   return "none feasible: " + t.take();
 }

@@ -511,6 +511,9 @@ Solution solve(const Problem& problem, const SolveOptions& options) {
     const std::int64_t others_m = used_m - own.m;
     const double others_utilization = solution.utilization - s.utilization;
     const double others_memory_mb = solution.memory_mb - s.memory_mb;
+    const Candidate* chosen = s.chosen ? &app.candidates[*s.chosen] : nullptr;
+    std::optional<reasons::AppReasons> why;
+    if (options.explain) why.emplace(problem, app, chosen, others_utilization, others_memory_mb);
     s.rejected.reserve(app.candidates.size());
     for (std::size_t i = 0; i < app.candidates.size(); ++i) {
       if (s.chosen == i) continue;
@@ -519,33 +522,26 @@ Solution solve(const Problem& problem, const SolveOptions& options) {
       Rejection r{i, RejectCode::kLowerAccuracy, {}};
       if (cw.violations != 0) {
         r.code = reasons::first_violation(cw.violations);
-        if (options.explain) r.reason = reasons::violations(problem, app, c, cw.violations);
+        if (why) r.reason = why->violations(c, cw.violations);
       } else if (cw.u + others_u > cap_u) {
         r.code = RejectCode::kJointUtilization;
-        if (options.explain) {
-          r.reason = reasons::joint_utilization(problem, app, c, others_utilization);
-        }
+        if (why) r.reason = why->joint_utilization(c);
       } else if (cw.m + others_m > cap_m) {
         r.code = RejectCode::kJointMemory;
-        if (options.explain) r.reason = reasons::joint_memory(problem, c, others_memory_mb);
+        if (why) r.reason = why->joint_memory(c);
       } else {
         // It fits beside the other choices, so it must have lost to this application's
         // choice on the key; with nothing chosen it would have served one more application.
-        if (!s.chosen) {
+        if (chosen == nullptr) {
           throw std::logic_error("assignment solver: app " + app.id + " left unserved though " +
                                  c.model_id + " fits");
         }
-        const Candidate& ch = app.candidates[*s.chosen];
-        if (ch.current && c.accuracy > ch.accuracy) r.code = RejectCode::kHysteresis;
-        if (options.explain) r.reason = reasons::lost(problem, app, c, ch, r.code);
+        if (chosen->current && c.accuracy > chosen->accuracy) r.code = RejectCode::kHysteresis;
+        if (why) r.reason = why->lost(c, r.code);
       }
       s.rejected.push_back(std::move(r));
     }
-    if (options.explain) {
-      s.reason =
-          s.chosen ? reasons::chosen(problem, app, app.candidates[*s.chosen], s.rejected)
-                   : reasons::none(problem, app, s.rejected, others_utilization, others_memory_mb);
-    }
+    if (why) s.reason = chosen != nullptr ? why->chosen(s.rejected) : why->none(s.rejected);
   }
   return solution;
 }
