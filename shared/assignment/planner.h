@@ -71,7 +71,8 @@ double ram_budget_mb(const v1::Device& device, const PlannerOptions& options = {
 // Plans one vehicle. For each application in `capability`, the candidates are the catalog
 // models of the application's task; each is estimated at the application's batch (once per
 // model and batch), sized with model_memory_mb, and its download predicted unless
-// `capability.installed` holds the same model id, version and sha256. The current model of an
+// `capability.installed` holds the same model id and version (and sha256, when both sides
+// know it). The current model of an
 // application (the hysteresis incumbent) is the one `current` assigns to it, or, without
 // that, the installed model active for it. Proto3 zeros mean "unset": deadline_ms and
 // download_budget_s 0 are no limit, batch 0 is 1.
