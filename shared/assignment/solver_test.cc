@@ -306,6 +306,31 @@ TEST(Solver, HysteresisNeverCostsAnApplication) {
   EXPECT_EQ(chosen_id(p, s, 1), "b1");
 }
 
+TEST(Solver, HysteresisWeighsTheVehicleAsAWhole) {
+  // At 10 Hz, utilization = bound / 100. a_new fits only beside b_small (0.5 + 0.3), so
+  // taking it means switching both applications and giving up two bonuses of 0.01.
+  auto problem = [](double a_new_accuracy) {
+    Candidate a_cur = model("a_cur", 0.70, 20);
+    Candidate b_cur = model("b_cur", 0.80, 60);
+    a_cur.current = b_cur.current = true;
+    Problem p = vehicle({app("a", {a_cur, model("a_new", a_new_accuracy, 50)}, 100, 10),
+                         app("b", {b_cur, model("b_small", 0.78, 30)}, 100, 10)});
+    p.hysteresis = 0.01;
+    return p;
+  };
+  // Net gain 0.04 - 0.02 = 0.02, exactly the two bonuses: keep both.
+  Problem p = problem(0.74);
+  Solution s = solve(p);
+  EXPECT_EQ(chosen_id(p, s, 0), "a_cur");
+  EXPECT_EQ(chosen_id(p, s, 1), "b_cur");
+  EXPECT_EQ(rejection_of(p, s, 0, "a_new").code, RejectCode::kJointUtilization);
+  // Net gain 0.03 > 0.02: switch both.
+  p = problem(0.75);
+  s = solve(p);
+  EXPECT_EQ(chosen_id(p, s, 0), "a_new");
+  EXPECT_EQ(chosen_id(p, s, 1), "b_small");
+}
+
 TEST(Solver, ExplainOffKeepsCodesAndDropsText) {
   const Problem p = vehicle({app("cam", {model("small", 0.70, 20), model("big", 0.80, 150)})});
   const Solution s = solve(p, {.explain = false});
