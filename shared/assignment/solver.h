@@ -25,7 +25,7 @@ namespace fleetml::assignment {
 // One model the solver may choose for one application. Figures refer to this vehicle and to
 // the application's batch.
 struct Candidate {
-  std::string model_id;          // unique within the application
+  std::string model_id;          // should be unique within the application
   double accuracy = 0;           // top-1 in [0, 1]
   double point_ms = 0;           // predicted latency of one call (reported, not constrained)
   double bound_ms = 0;           // conservative upper bound of the same; what is constrained
@@ -117,8 +117,10 @@ struct SolveOptions {
 // Solves one vehicle exactly. Constraints are checked on quantized values (utilization in
 // 1e-9, memory in 1e-6 MB, accuracy in 1e-6) so that sums are exact and the result does not
 // depend on summation order. Throws fleetml::Error naming the application and model on
-// malformed input: non-finite or negative figures, accuracy outside [0, 1], batch 0, empty or
-// duplicate model ids, two current models for one application.
+// malformed input: NaN or negative figures (infinite only where a limit or a download time
+// may be), accuracy outside [0, 1], batch 0, an empty model id, two current models for one
+// application. Duplicate ids within an application are allowed; their ties go to the
+// earlier candidate.
 Solution solve(const Problem& problem, const SolveOptions& options = {});
 
 // Share of the compute unit an application uses with a model: (rate / batch) x bound / 1000.
