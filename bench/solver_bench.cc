@@ -1,6 +1,6 @@
 // Cost of the exact assignment solver (shared/assignment/solver.h).
 //
-//   build/bin/fleetml_solver_bench --benchmark_repetitions=5
+//   build/bin/fleetml_solver_bench --benchmark_repetitions=3
 //       --benchmark_report_aggregates_only=true      (one line)
 //
 // BM_Solve/<case>/<explain>: one vehicle, 3 applications x 100 catalog models unless the case
