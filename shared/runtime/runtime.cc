@@ -106,11 +106,17 @@ Model::Model(const std::filesystem::path& file, const RuntimeConfig& config)
   impl_->config = config;
   configure_threads(config.threads);
   const auto start = SteadyClock::now();
+  torch::jit::Module loaded;
   try {
-    impl_->module = prepare(torch::jit::load(file.string(), torch::kCPU), config);
+    loaded = torch::jit::load(file.string(), torch::kCPU);
   } catch (const c10::Error& e) {
-    throw Error(impl_->name + ": cannot load TorchScript" +
-                (config.optimized ? " (optimized)" : "") + ": " +
+    throw Error(impl_->name +
+                ": cannot load TorchScript: " + one_line_error(e.what_without_backtrace()));
+  }
+  try {
+    impl_->module = prepare(std::move(loaded), config);
+  } catch (const c10::Error& e) {
+    throw Error(impl_->name + ": cannot freeze and optimize for inference: " +
                 one_line_error(e.what_without_backtrace()));
   }
   impl_->load_ms = ms_since(start);
