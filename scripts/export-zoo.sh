@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Exports the model zoo (data/zoo.json) as TorchScript into a cache outside git, then writes
-# each model's characterization <id>.profile.json beside it when build/bin/fleetctl exists.
-# Cached files are kept; delete one to re-export it. Arguments go to export_zoo.py
+# each model's characterization <id>.profile.json beside it when build/bin/fleetctl exists
+# (again whenever fleetctl is newer than the profile). Exported models are kept; delete one
+# to re-export it. Arguments go to export_zoo.py
 # (e.g. --only resnet18,mobilenet_v2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,8 @@ for m in json.load(open("data/zoo.json"))["models"]:
     print(m["id"], "x".join(map(str, m["input_shape"])))' |
   while read -r id shape; do
     pt=$ZOO_DIR/$id.pt profile=$ZOO_DIR/$id.profile.json
-    [[ -e $pt && ! -e $profile ]] || continue
+    [[ -e $pt ]] || continue
+    [[ -e $profile && $profile -nt $FLEETCTL ]] && continue
     echo "export-zoo: characterizing $id"
     "$FLEETCTL" characterize "$pt" --input "$shape" --json >"$profile.tmp"
     mv "$profile.tmp" "$profile"
