@@ -82,6 +82,11 @@ bool is_valid_id(std::string_view id) {
   return true;
 }
 
+bool is_valid_topic_name(std::string_view topic) {
+  return !topic.empty() && topic.size() <= 65535 &&
+         topic.find_first_of(std::string_view("+#\0", 3)) == std::string_view::npos;
+}
+
 bool is_valid_topic_filter(std::string_view filter) {
   if (filter.empty() || filter.size() > 65535) return false;
   std::string_view rest = filter;

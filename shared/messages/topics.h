@@ -14,6 +14,10 @@ inline bool is_valid_vehicle_id(std::string_view id) { return is_valid_id(id); }
 inline bool is_valid_model_id(std::string_view id) { return is_valid_id(id); }
 inline bool is_valid_application_id(std::string_view id) { return is_valid_id(id); }
 
+// A concrete MQTT topic name, as published: non-empty, at most 65535 bytes, no wildcards
+// ('+', '#'), no NUL.
+bool is_valid_topic_name(std::string_view topic);
+
 // MQTT topic filter syntax: levels separated by '/', '+' alone in a level, '#' alone in the
 // last level, non-empty, no NUL.
 bool is_valid_topic_filter(std::string_view filter);

@@ -124,6 +124,16 @@ TEST(Topics, PrefixIsValidated) {
   }
 }
 
+TEST(TopicName, RejectsWildcardsAndNul) {
+  EXPECT_TRUE(is_valid_topic_name("fleet/v1/vehicles/a/status"));
+  EXPECT_TRUE(is_valid_topic_name("a//b"));
+  EXPECT_FALSE(is_valid_topic_name(""));
+  EXPECT_FALSE(is_valid_topic_name("a/+/b"));
+  EXPECT_FALSE(is_valid_topic_name("a/#"));
+  EXPECT_FALSE(is_valid_topic_name(std::string("a\0b", 3)));
+  EXPECT_FALSE(is_valid_topic_name(std::string(65536, 'a')));
+}
+
 TEST(TopicFilter, ValidatesWildcardPlacement) {
   EXPECT_TRUE(is_valid_topic_filter("a/b"));
   EXPECT_TRUE(is_valid_topic_filter("a/+/c"));
