@@ -14,13 +14,14 @@
 #include "simulation/report/stats.h"
 #include "simulation/report/transfer_table.h"
 #include "simulation/report/zoo.h"
+#include "tests/support/test_env.h"
 
 namespace fleetml::sim {
 namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kTraces = fs::path(FLEETML_TEST_SOURCE_DIR) / "data" / "traces";
+const fs::path kTraces = test::source_dir() / "data" / "traces";
 
 // A per-test directory of fake artifacts (the table only needs their sizes).
 class ZooDir : public testing::Test {
@@ -102,8 +103,8 @@ TEST_F(ZooDir, TransferTableMeanColumnsAreSizeTimesEightOverRate) {
 
 TEST_F(ZooDir, FleetSimTransferTablePrintsTheMeanColumns) {
   artifact("tiny", 2'000'000);
-  const std::string command = std::string(FLEETML_TEST_BIN_DIR) +
-                              "/fleet-sim transfer-table --json --draws 20 --models " +
+  const std::string command = test::bin_path("fleet-sim").string() +
+                              " transfer-table --json --draws 20 --models " +
                               dir_.string() + " --traces " + kTraces.string();
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
   ASSERT_NE(pipe, nullptr);
