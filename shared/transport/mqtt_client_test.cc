@@ -69,13 +69,28 @@ std::string random_bytes(std::size_t n) {
   return out;
 }
 
-TEST(MqttClient, PublishesAndReceivesBinaryPayloadsAtEachQos) {
+// A broker, a subscriber recording `filter` into `inbox`, and a publisher, all connected.
+struct PubSub {
+  explicit PubSub(const std::string& filter, int pub_max_inflight = ClientOptions{}.max_inflight)
+      : sub(options_for(broker, "sub")), pub(publisher_options(broker, pub_max_inflight)) {
+    sub.subscribe(filter, 1, inbox.handler());
+    MqttClient::connect_all({&sub, &pub});
+  }
+  static ClientOptions publisher_options(const MosquittoBroker& broker, int max_inflight) {
+    ClientOptions o = options_for(broker, "pub");
+    o.max_inflight = max_inflight;
+    return o;
+  }
+
   MosquittoBroker broker;
-  MqttClient sub(options_for(broker, "sub"));
   Inbox inbox;
-  sub.subscribe("t/data", 1, inbox.handler());
-  MqttClient pub(options_for(broker, "pub"));
-  MqttClient::connect_all({&sub, &pub});
+  MqttClient sub;
+  MqttClient pub;
+};
+
+TEST(MqttClient, PublishesAndReceivesBinaryPayloadsAtEachQos) {
+  PubSub t("t/data");
+  auto& [broker, inbox, sub, pub] = t;
   ASSERT_TRUE(sub.connected());
 
   const std::string binary("a\0b\xff", 4);
@@ -98,14 +113,8 @@ TEST(MqttClient, PublishesAndReceivesBinaryPayloadsAtEachQos) {
 }
 
 TEST(MqttClient, ABurstBeyondTheInFlightWindowArrivesCompleteAndInOrder) {
-  MosquittoBroker broker;
-  MqttClient sub(options_for(broker, "sub"));
-  Inbox inbox;
-  sub.subscribe("burst", 1, inbox.handler());
-  ClientOptions po = options_for(broker, "pub");
-  po.max_inflight = 5;  // most of the burst waits in the client's queue
-  MqttClient pub(po);
-  MqttClient::connect_all({&sub, &pub});
+  PubSub t("burst", /*pub_max_inflight=*/5);  // most of the burst waits in the client's queue
+  auto& [broker, inbox, sub, pub] = t;
 
   constexpr int kCount = 1000;
   for (int i = 0; i < kCount - 1; ++i) pub.publish("burst", std::to_string(i), 1);
@@ -347,12 +356,8 @@ TEST(MqttClient, ConnectingToADeadPortFailsFastWithAClearReason) {
 }
 
 TEST(MqttClient, OneMebibytePayloadRoundTrip) {
-  MosquittoBroker broker;
-  MqttClient sub(options_for(broker, "sub"));
-  Inbox inbox;
-  sub.subscribe("fleet/v1/vehicles/car-1/chunk", 1, inbox.handler());
-  MqttClient pub(options_for(broker, "pub"));
-  MqttClient::connect_all({&sub, &pub});
+  PubSub t("fleet/v1/vehicles/car-1/chunk");
+  auto& [broker, inbox, sub, pub] = t;
 
   const std::string payload = random_bytes(1 << 20);
   const auto start = std::chrono::steady_clock::now();
