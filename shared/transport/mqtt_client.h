@@ -142,7 +142,7 @@ class MqttClient {
   struct Stats {
     std::uint64_t published = 0;  // accepted by publish() / publish_wait()
     std::uint64_t received = 0;   // messages handed to at least one handler
-    std::uint64_t dropped = 0;    // publishes lost because the offline buffer was full
+    std::uint64_t dropped = 0;    // publishes lost because the buffer was full
   };
 
   // Checks the options (check_client_options) and prepares the client without connecting.
@@ -160,7 +160,7 @@ class MqttClient {
 
   // Connects and subscribes every filter registered so far, returning once the broker has
   // acknowledged them, or throws fleetml::Error with a one-line reason ("cannot connect to
-  // mqtt://127.0.0.1:1883 as 'coordinator': connection refused") when the broker is
+  // mqtt://127.0.0.1:1883 as 'coordinator': TCP/TLS connect failure") when the broker is
   // unreachable, refuses the client, or does not answer within `timeout`. Register handlers
   // before connecting when the session is persistent: messages queued while offline arrive
   // right after the connection is accepted.
