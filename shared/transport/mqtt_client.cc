@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include <mqtt/async_client.h>
@@ -17,10 +20,22 @@ extern "C" {
 #include <MQTTReasonCodes.h>
 }
 
+namespace mqtt {
+// Paho C++ 1.2 builds disconnect_options from the MQTT 3 C initializer (struct_version 0), so
+// Paho C ignores the reason code of an MQTT 5 DISCONNECT and "disconnect with will" is sent
+// as a normal disconnect (1.3 adds disconnect_options::v5()). The class Paho's own unit tests
+// are befriended with is the only way to the C struct; Paho ships no such class itself.
+class disconnect_options_test {
+ public:
+  static void use_mqtt5_layout(disconnect_options& options) { options.opts_.struct_version = 1; }
+};
+}  // namespace mqtt
+
 namespace fleetml::transport {
 namespace {
 
 constexpr std::string_view kLog = "mqtt";
+constexpr std::chrono::milliseconds kMinDisconnectWait{100};
 
 // Set while this thread runs one of our Paho callbacks. All clients of the process share
 // Paho's callback thread, so waiting there for any broker answer would block forever.
@@ -70,6 +85,35 @@ std::chrono::milliseconds remaining(std::chrono::steady_clock::time_point deadli
                   std::chrono::duration_cast<std::chrono::milliseconds>(
                       deadline - std::chrono::steady_clock::now()));
 }
+
+// How a publish ends, for publish_wait: QoS 0 through Paho's token, QoS >= 1 through the
+// window's completion callback (the message may wait in our queue before Paho has a token).
+struct Delivery {
+  mqtt::delivery_token_ptr qos0_token;
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool done = false;
+  std::string error;  // empty on success
+
+  void finish(std::string why) {
+    {
+      std::lock_guard lock(mutex);
+      done = true;
+      error = std::move(why);
+    }
+    cv.notify_all();
+  }
+
+  // True when it ended before `deadline`, with `out_error` set (empty on success). Throws
+  // mqtt::exception for a failed QoS 0 publish.
+  bool wait_until(std::chrono::steady_clock::time_point deadline, std::string& out_error) {
+    if (qos0_token) return qos0_token->wait_for(remaining(deadline));
+    std::unique_lock lock(mutex);
+    if (!cv.wait_until(lock, deadline, [&] { return done; })) return false;
+    out_error = error;
+    return true;
+  }
+};
 
 }  // namespace
 
@@ -152,18 +196,25 @@ void check_client_options(const ClientOptions& options) {
     throw Error("MQTT max_buffered must be at least 1, got " +
                 std::to_string(options.max_buffered));
   }
+  if (options.max_inflight < 1 || options.max_inflight > 65535) {
+    throw Error("MQTT max_inflight must be in 1..65535, got " +
+                std::to_string(options.max_inflight));
+  }
 }
 
 class MqttClient::Impl {
+  friend class MqttClient;  // connect_all drives the phases of several clients
+
  public:
   explicit Impl(ClientOptions options)
       : options_(std::move(options)), address_(parse_broker_uri(options_.broker_uri)) {
     check_client_options(options_);
+    window_ = static_cast<std::size_t>(options_.max_inflight);
     mqtt::create_options create(MQTTVERSION_5);
     // Buffer while disconnected, also before the first connect, and refuse (rather than
     // silently evict the oldest) when full, so drops are counted and reported.
     create.set_send_while_disconnected(true, /*anyTime=*/true);
-    create.set_max_buffered_messages(options_.max_buffered);
+    create.set_max_buffered_messages(options_.max_buffered + options_.max_inflight);
     create.set_delete_oldest_messages(false);
     client_ = std::make_unique<mqtt::async_client>(address_.paho_uri(), options_.client_id, create,
                                                    /*persistence=*/nullptr);
@@ -188,7 +239,12 @@ class MqttClient::Impl {
       state_handler_ = nullptr;  // the application may be tearing down what it captured
     }
     disconnect_now(std::chrono::seconds(1), /*send_will=*/false);
-    client_->disable_callbacks();
+    try {
+      client_->disable_callbacks();
+    } catch (const mqtt::exception&) {
+      // Refused while a reconnection attempt is in flight; closed_ already mutes callbacks.
+    }
+    client_.reset();  // while the mutexes its callbacks use still exist
   }
 
   const ClientOptions& options() const { return options_; }
@@ -211,10 +267,12 @@ class MqttClient::Impl {
     }
   }
 
-  // Second half: waits for the broker to accept the connection and the subscriptions.
-  void finish_connect(const mqtt::token_ptr& token, std::chrono::steady_clock::time_point deadline,
-                      std::chrono::milliseconds timeout) {
-    if (!token) return;
+  // Second half: waits for the broker to accept the connection (false when already
+  // connected, nothing to do).
+  bool await_connection(const mqtt::token_ptr& token,
+                        std::chrono::steady_clock::time_point deadline,
+                        std::chrono::milliseconds timeout) {
+    if (!token) return false;
     try {
       if (!token->wait_for(remaining(deadline))) {
         abandon_connect();
@@ -224,12 +282,23 @@ class MqttClient::Impl {
     } catch (const mqtt::exception& e) {
       throw Error(cannot_connect() + describe(e));
     }
-    // The connected handler re-subscribes too; both run with retain handling "only if new",
-    // so the overlap causes no duplicate retained messages. Waiting here makes the
-    // subscriptions active when connect() returns.
-    for (const auto& [filter, sub_token] : subscribe_all()) {
-      wait_subscribed(filter, sub_token, deadline);
+    const mqtt::connect_response response = token->get_connect_response();
+    const mqtt::properties& connack = response.get_properties();
+    if (connack.contains(mqtt::property::RECEIVE_MAXIMUM)) {
+      const auto broker_max = mqtt::get<std::uint16_t>(connack, mqtt::property::RECEIVE_MAXIMUM);
+      std::lock_guard lock(send_mutex_);
+      window_ = std::min<std::size_t>(options_.max_inflight, broker_max);
     }
+    return true;
+  }
+
+  // Then the subscriptions, so they are active when connect() returns. The connected handler
+  // re-subscribes too; both use retain handling "only if new", so the overlap causes no
+  // duplicate retained messages.
+  using PendingSubscriptions = std::vector<std::pair<std::string, mqtt::token_ptr>>;
+  void await_subscriptions(const PendingSubscriptions& pending,
+                           std::chrono::steady_clock::time_point deadline) {
+    for (const auto& [filter, token] : pending) wait_subscribed(filter, token, deadline);
   }
 
   void disconnect(std::chrono::milliseconds timeout, bool send_will) {
@@ -237,17 +306,36 @@ class MqttClient::Impl {
     disconnect_now(timeout, send_will);
   }
 
+  bool has_unsent() {
+    {
+      std::lock_guard lock(send_mutex_);
+      if (inflight_ > 0 || !queue_.empty()) return true;
+    }
+    return !client_->get_pending_delivery_tokens().empty();
+  }
+
   void disconnect_now(std::chrono::milliseconds timeout, bool send_will) {
-    if (!client_->is_connected()) return;
+    const bool was_connected = client_->is_connected();
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    // Let queued messages reach the broker first. Paho's own disconnect timeout does
+    // the same but completes only on its next network poll, up to a second later.
+    while (was_connected && has_unsent() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    // Called even when not connected: that is what stops Paho's reconnection attempts.
     try {
-      mqtt::disconnect_options opts(static_cast<int>(timeout.count()));
+      mqtt::disconnect_options opts(0);
+      mqtt::disconnect_options_test::use_mqtt5_layout(opts);
       if (send_will) opts.set_reason_code(mqtt::ReasonCode::DISCONNECT_WITH_WILL_MESSAGE);
-      if (!client_->disconnect(opts)->wait_for(timeout + std::chrono::milliseconds(500))) {
-        log::warn(kLog, "disconnect not acknowledged in time", {{"client", options_.client_id}});
+      mqtt::token_ptr token = client_->disconnect(opts);
+      if (was_connected && !token->wait_for(std::max(remaining(deadline), kMinDisconnectWait))) {
+        log::debug(kLog, "disconnect not acknowledged in time", {{"client", options_.client_id}});
       }
     } catch (const mqtt::exception& e) {
-      log::debug(kLog, "disconnect failed",
-                 {{"client", options_.client_id}, {"error", describe(e)}});
+      if (e.get_return_code() != MQTTASYNC_DISCONNECTED) {
+        log::debug(kLog, "disconnect failed",
+                   {{"client", options_.client_id}, {"error", describe(e)}});
+      }
     }
     set_state(false, "disconnected by the application");
   }
@@ -271,8 +359,23 @@ class MqttClient::Impl {
                              Subscription{id, qos, std::make_shared<Handler>(std::move(handler))});
     }
     if (!client_->is_connected()) return;
-    wait_subscribed(filter, send_subscribe(filter, id, qos),
-                    std::chrono::steady_clock::now() + timeout);
+    const auto forget = [&] {
+      std::lock_guard lock(mutex_);
+      subscriptions_.erase(filter);  // not re-subscribed on reconnection either
+    };
+    mqtt::token_ptr token;
+    try {
+      token = send_subscribe(filter, id, qos);
+    } catch (const mqtt::exception& e) {
+      forget();
+      throw Error("subscribe to " + filter + " as '" + options_.client_id + "': " + describe(e));
+    }
+    try {
+      wait_subscribed(filter, token, std::chrono::steady_clock::now() + timeout);
+    } catch (const Error&) {
+      forget();
+      throw;
+    }
   }
 
   void unsubscribe(const std::string& filter) {
@@ -289,7 +392,9 @@ class MqttClient::Impl {
     }
   }
 
-  mqtt::delivery_token_ptr publish(Message m) {
+  // Queues `m`; for publish_wait, returns how to learn that the broker has it (nullptr when
+  // dropped because the buffer is full).
+  std::shared_ptr<Delivery> publish(Message m) {
     check_topic_name(m.topic);
     check_qos(m.qos);
     auto msg = mqtt::make_message(std::move(m.topic), std::move(m.payload), m.qos, m.retained);
@@ -303,36 +408,78 @@ class MqttClient::Impl {
       }
       msg->set_properties(std::move(props));
     }
-    try {
-      mqtt::delivery_token_ptr token = client_->publish(msg);
+    auto delivery = std::make_shared<Delivery>();
+    if (msg->get_qos() == 0) {
+      try {
+        delivery->qos0_token = client_->publish(msg);
+      } catch (const mqtt::exception& e) {
+        if (e.get_return_code() != MQTTASYNC_MAX_BUFFERED_MESSAGES) {
+          throw Error("publish to " + msg->get_topic() + ": " + describe(e));
+        }
+        note_drop();
+        return nullptr;
+      }
       ++published_;
-      return token;
+      return delivery;
+    }
+    // Paho is called without send_mutex_: its callbacks may run holding Paho's own lock and
+    // take send_mutex_ (on_delivered), so holding ours here could deadlock.
+    {
+      std::lock_guard lock(send_mutex_);
+      if (!queue_.empty() || inflight_ >= window_) {
+        if (queue_.size() >= static_cast<std::size_t>(options_.max_buffered)) {
+          note_drop();
+          return nullptr;
+        }
+        queue_.push_back({std::move(msg), delivery});
+        ++published_;
+        return delivery;  // sent by on_delivered when a slot frees
+      }
+      ++inflight_;
+    }
+    mqtt::delivery_token_ptr token;
+    try {
+      token = client_->publish(msg, nullptr, listener_);
     } catch (const mqtt::exception& e) {
+      {
+        std::lock_guard lock(send_mutex_);
+        --inflight_;
+      }
       if (e.get_return_code() == MQTTASYNC_MAX_BUFFERED_MESSAGES) {
         note_drop();
         return nullptr;
       }
       throw Error("publish to " + msg->get_topic() + ": " + describe(e));
     }
+    ++published_;
+    std::lock_guard lock(send_mutex_);
+    track_locked(token, delivery);
+    return delivery;
   }
 
   void publish_wait(Message m, std::chrono::milliseconds timeout) {
     refuse_in_callback("MqttClient::publish_wait");
     const std::string topic = m.topic;
-    mqtt::delivery_token_ptr token = publish(std::move(m));
-    if (!token) {
-      throw Error("publish to " + topic + ": dropped, the offline buffer of " +
+    const std::shared_ptr<Delivery> delivery = publish(std::move(m));
+    if (!delivery) {
+      throw Error("publish to " + topic + ": dropped, the buffer of " +
                   std::to_string(options_.max_buffered) + " messages is full");
     }
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string error;
+    bool done = false;
     try {
-      if (!token->wait_for(timeout)) {
-        throw Error("publish to " + topic + ": not acknowledged within " +
-                    std::to_string(timeout.count()) + " ms" +
-                    (client_->is_connected() ? "" : " (disconnected, still queued)"));
-      }
+      done = delivery->wait_until(deadline, error);
     } catch (const mqtt::exception& e) {
-      throw Error("publish to " + topic + ": " + describe(e));
+      error = describe(e);
+      done = true;
     }
+    if (!done) {
+      throw Error("publish to " + topic + ": not acknowledged within " +
+                  std::to_string(timeout.count()) + " ms" +
+                  (client_->is_connected() ? "" : " (disconnected, still queued)"));
+    }
+    if (!error.empty()) throw Error("publish to " + topic + ": " + error);
   }
 
   Stats stats() const { return {published_.load(), received_.load(), dropped_.load()}; }
@@ -343,6 +490,81 @@ class MqttClient::Impl {
     int qos;
     std::shared_ptr<Handler> handler;
   };
+
+  struct Outgoing {
+    mqtt::message_ptr message;
+    std::shared_ptr<Delivery> delivery;
+  };
+
+  // Completions of QoS >= 1 publishes: frees a slot of the window and sends what waits.
+  class DeliveryListener : public mqtt::iaction_listener {
+   public:
+    explicit DeliveryListener(Impl& impl) : impl_(impl) {}
+    void on_success(const mqtt::token& token) override { impl_.on_delivered(token, ""); }
+    void on_failure(const mqtt::token& token) override {
+      const int reason = token.get_reason_code();
+      impl_.on_delivered(token,
+                         reason >= 0x80
+                             ? std::string("broker refused: ") +
+                                   MQTTReasonCode_toString(static_cast<MQTTReasonCodes>(reason))
+                             : "delivery failed, error " + std::to_string(token.get_return_code()));
+    }
+
+   private:
+    Impl& impl_;
+  };
+
+  // Remembers whom to tell when `token` completes, or tells at once if it already did.
+  // send_mutex_ held.
+  void track_locked(const mqtt::delivery_token_ptr& token,
+                    const std::shared_ptr<Delivery>& delivery) {
+    if (const auto it = completed_early_.find(token.get()); it != completed_early_.end()) {
+      delivery->finish(it->second);
+      completed_early_.erase(it);
+    } else {
+      waiting_[token.get()] = delivery;
+    }
+  }
+
+  // Sends queued messages while the window has room. Only on Paho's callback thread (with
+  // send_mutex_ held), which keeps the queue's order.
+  void drain_locked() {
+    while (inflight_ < window_ && !queue_.empty()) {
+      Outgoing next = std::move(queue_.front());
+      queue_.pop_front();
+      try {
+        const mqtt::delivery_token_ptr token = client_->publish(next.message, nullptr, listener_);
+        ++inflight_;
+        track_locked(token, next.delivery);
+      } catch (const mqtt::exception& e) {
+        if (e.get_return_code() == MQTTASYNC_MAX_BUFFERED_MESSAGES) {
+          note_drop();
+        } else {
+          log::error(kLog, "publish failed",
+                     {{"client", options_.client_id},
+                      {"topic", next.message->get_topic()},
+                      {"error", describe(e)}});
+        }
+        next.delivery->finish(describe(e));
+      }
+    }
+  }
+
+  // Every QoS >= 1 publish we hand to Paho ends here once: its slot frees and the queue moves.
+  void on_delivered(const mqtt::token& token, const std::string& error) {
+    std::lock_guard lock(send_mutex_);
+    --inflight_;
+    if (const auto it = waiting_.find(&token); it != waiting_.end()) {
+      it->second->finish(error);
+      waiting_.erase(it);
+    } else {
+      completed_early_[&token] = error;  // the publishing thread has not tracked it yet
+    }
+    if (!error.empty()) {
+      log::warn(kLog, "publish not delivered", {{"client", options_.client_id}, {"error", error}});
+    }
+    drain_locked();
+  }
 
   // Fills `opts` in place: Paho C++ 1.2 does not re-point connect properties when
   // connect_options are copied or moved (fixed in 1.3), so the object whose set_properties()
@@ -395,7 +617,7 @@ class MqttClient::Impl {
                               mqtt::properties{{mqtt::property::SUBSCRIPTION_IDENTIFIER, id}});
   }
 
-  std::vector<std::pair<std::string, mqtt::token_ptr>> subscribe_all() {
+  PendingSubscriptions subscribe_all() {
     std::vector<std::tuple<std::string, int, int>> wanted;
     {
       std::lock_guard lock(mutex_);
@@ -539,6 +761,18 @@ class MqttClient::Impl {
   int next_subscription_id_ = 1;
   StateHandler state_handler_;
 
+  // Flow control of QoS >= 1 publishes. Paho C 1.3.12 sends a publish beyond the broker's
+  // receive maximum only when its send thread next wakes (a new command or a 1 s timer), so a
+  // burst stalls for a second per window. Keeping at most window_ in flight and sending the
+  // next from the completion callback (a new command) avoids that.
+  std::mutex send_mutex_;
+  std::size_t window_;
+  std::size_t inflight_ = 0;
+  std::deque<Outgoing> queue_;
+  std::map<const mqtt::token*, std::shared_ptr<Delivery>> waiting_;
+  std::map<const mqtt::token*, std::string> completed_early_;
+  DeliveryListener listener_{*this};
+
   std::mutex callback_mutex_;  // held while a callback runs; closed_ under it
   bool closed_ = false;
 
@@ -558,19 +792,29 @@ const ClientOptions& MqttClient::options() const { return impl_->options(); }
 
 void MqttClient::on_state(StateHandler handler) { impl_->on_state(std::move(handler)); }
 
-void MqttClient::connect(std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  impl_->finish_connect(impl_->start_connect(timeout), deadline, timeout);
-}
+void MqttClient::connect(std::chrono::milliseconds timeout) { connect_all({this}, timeout); }
 
 void MqttClient::connect_all(const std::vector<MqttClient*>& clients,
                              std::chrono::milliseconds timeout) {
+  // Each phase is started for every client before any is awaited, so the clients share
+  // Paho's network-thread latencies instead of paying them one after the other.
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::vector<mqtt::token_ptr> tokens;
-  tokens.reserve(clients.size());
-  for (MqttClient* client : clients) tokens.push_back(client->impl_->start_connect(timeout));
+  std::vector<mqtt::token_ptr> connecting;
+  connecting.reserve(clients.size());
+  for (MqttClient* client : clients) connecting.push_back(client->impl_->start_connect(timeout));
+  std::vector<MqttClient*> connected;
   for (std::size_t i = 0; i < clients.size(); ++i) {
-    clients[i]->impl_->finish_connect(tokens[i], deadline, timeout);
+    if (clients[i]->impl_->await_connection(connecting[i], deadline, timeout)) {
+      connected.push_back(clients[i]);
+    }
+  }
+  std::vector<Impl::PendingSubscriptions> subscribing;
+  subscribing.reserve(connected.size());
+  for (MqttClient* client : connected) {
+    subscribing.push_back(client->impl_->subscribe_all());
+  }
+  for (std::size_t i = 0; i < connected.size(); ++i) {
+    connected[i]->impl_->await_subscriptions(subscribing[i], deadline);
   }
 }
 
