@@ -94,12 +94,23 @@ struct Delivery {
   std::condition_variable cv;
   bool done = false;
   std::string error;  // empty on success
+  // QoS >= 1: payload bytes counted in the client's outstanding total until finished.
+  std::atomic<std::uint64_t>* outstanding = nullptr;
+  std::uint64_t bytes = 0;
+
+  void count(std::atomic<std::uint64_t>& total, std::uint64_t payload_bytes) {
+    bytes = payload_bytes;
+    outstanding = &total;
+    total += payload_bytes;
+  }
 
   void finish(std::string why) {
     {
       std::lock_guard lock(mutex);
+      if (done) return;
       done = true;
       error = std::move(why);
+      if (outstanding != nullptr) *outstanding -= bytes;
     }
     cv.notify_all();
   }
@@ -431,12 +442,14 @@ class MqttClient::Impl {
           note_drop();
           return nullptr;
         }
+        delivery->count(outstanding_bytes_, msg->get_payload().size());
         queue_.push_back({std::move(msg), delivery});
         ++published_;
         return delivery;  // sent by on_delivered when a slot frees
       }
       ++inflight_;
     }
+    delivery->count(outstanding_bytes_, msg->get_payload().size());
     mqtt::delivery_token_ptr token;
     try {
       token = client_->publish(msg, nullptr, listener_);
@@ -445,6 +458,7 @@ class MqttClient::Impl {
         std::lock_guard lock(send_mutex_);
         --inflight_;
       }
+      delivery->finish(describe(e));
       if (e.get_return_code() == MQTTASYNC_MAX_BUFFERED_MESSAGES) {
         note_drop();
         return nullptr;
@@ -482,7 +496,9 @@ class MqttClient::Impl {
     if (!error.empty()) throw Error("publish to " + topic + ": " + error);
   }
 
-  Stats stats() const { return {published_.load(), received_.load(), dropped_.load()}; }
+  Stats stats() const {
+    return {published_.load(), received_.load(), dropped_.load(), outstanding_bytes_.load()};
+  }
 
  private:
   struct Subscription {
@@ -782,6 +798,7 @@ class MqttClient::Impl {
   std::atomic<std::uint64_t> received_{0};
   std::atomic<std::uint64_t> dropped_{0};
   std::atomic<std::uint64_t> dropped_while_offline_{0};
+  std::atomic<std::uint64_t> outstanding_bytes_{0};
 };
 
 MqttClient::MqttClient(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}

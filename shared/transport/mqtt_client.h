@@ -143,6 +143,10 @@ class MqttClient {
     std::uint64_t published = 0;  // accepted by publish() / publish_wait()
     std::uint64_t received = 0;   // messages handed to at least one handler
     std::uint64_t dropped = 0;    // publishes lost because the buffer was full
+    // Payload bytes of QoS >= 1 publishes accepted but not yet acknowledged by the broker
+    // (waiting for the window, in flight, or buffered while disconnected): lets a producer
+    // of bulk data bound what it has queued.
+    std::uint64_t queued_bytes = 0;
   };
 
   // Checks the options (check_client_options) and prepares the client without connecting.

@@ -436,9 +436,11 @@ TEST(MqttClient, AFullOfflineBufferDropsAndCountsInsteadOfGrowing) {
   for (int i = 0; i < 8; ++i) client.publish("buf/x", std::to_string(i), 1);  // not connected
   EXPECT_EQ(client.stats().dropped, 3u);
   EXPECT_EQ(client.stats().published, 5u);
+  EXPECT_EQ(client.stats().queued_bytes, 5u);  // five 1-byte payloads wait; drops don't count
   EXPECT_THROW(client.publish_wait({"buf/x", "full", 1, false, {}, {}}, 1s), Error);
   client.connect();
   ASSERT_TRUE(probe.wait_for_count(5, kWait));
+  EXPECT_TRUE(wait_until([&] { return client.stats().queued_bytes == 0; }, kWait));
   std::vector<std::string> seen;
   for (const auto& m : probe.messages()) seen.push_back(m.payload);
   EXPECT_THAT(seen, ::testing::ElementsAre("0", "1", "2", "3", "4"));

@@ -56,7 +56,12 @@ std::filesystem::path env_dir(const char* variable) {
 
 }  // namespace
 
-std::filesystem::path source_dir() { return env_dir("FLEETML_SOURCE_DIR"); }
+// The source tree is known at build time, so test discovery (which runs the binary without
+// ctest's environment) can use it too.
+std::filesystem::path source_dir() {
+  const char* dir = std::getenv("FLEETML_SOURCE_DIR");
+  return (dir != nullptr && *dir != '\0') ? dir : FLEETML_DEFAULT_SOURCE_DIR;
+}
 
 std::filesystem::path zoo_dir() { return env_dir("FLEETML_ZOO_DIR"); }
 

@@ -35,7 +35,8 @@ class TestDir {
 std::filesystem::path bin_path(std::string_view name);
 
 // The project's source tree ($FLEETML_SOURCE_DIR) and the exported model zoo
-// ($FLEETML_ZOO_DIR), both set by ctest. Throw fleetml::Error when unset.
+// ($FLEETML_ZOO_DIR), both set by ctest; the source dir falls back to the configured tree,
+// the zoo dir throws fleetml::Error when unset.
 std::filesystem::path source_dir();
 std::filesystem::path zoo_dir();
 
