@@ -2,7 +2,6 @@
 // exactly as published, MACs within 2% of torchvision's published "GFLOPS" column (which
 // counts multiply-accumulates), or within its rounding for figures printed with two decimals.
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -11,18 +10,13 @@
 
 #include "shared/characterization/characterization.h"
 #include "shared/common/file.h"
+#include "tests/support/test_env.h"
 
 namespace fleetml {
 namespace {
 
-// The environment's value, else the build's (see tests/CMakeLists.txt).
-std::filesystem::path env_path(const char* name, const char* build_default) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : build_default;
-}
-
 nlohmann::json zoo_entry(const std::string& id) {
-  const auto file = env_path("FLEETML_SOURCE_DIR", FLEETML_SOURCE_DIR_DEFAULT) / "data/zoo.json";
+  const auto file = test::source_dir() / "data/zoo.json";
   const nlohmann::json zoo = nlohmann::json::parse(file::read(file));
   for (const auto& m : zoo["models"]) {
     if (m["id"] == id) return m;
@@ -53,7 +47,7 @@ TEST_P(ZooModelTest, MatchesPublishedMacsAndParams) {
   const std::string id = GetParam();
   const nlohmann::json m = zoo_entry(id);
   ASSERT_FALSE(m.is_null());
-  const auto dir = env_path("FLEETML_ZOO_DIR", FLEETML_ZOO_DIR_DEFAULT);
+  const auto dir = test::zoo_dir();
   const auto file = dir / (id + ".pt");
   ASSERT_TRUE(std::filesystem::exists(file))
       << file << " is missing: export the zoo first with scripts/export-zoo.sh "

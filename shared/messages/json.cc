@@ -15,8 +15,8 @@ std::string to_json(const google::protobuf::Message& message, bool pretty) {
   std::string out;
   const auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
   if (!status.ok()) {
-    throw Error("cannot print " + message.GetTypeName() + " as JSON: " +
-                std::string(status.message()));
+    throw Error("cannot print " + message.GetTypeName() +
+                " as JSON: " + std::string(status.message()));
   }
   return out;
 }

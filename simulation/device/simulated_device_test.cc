@@ -8,13 +8,14 @@
 
 #include "shared/common/error.h"
 #include "shared/common/file.h"
+#include "tests/support/test_env.h"
 
 namespace fleetml::sim {
 namespace {
 
 namespace op = model::op;
 const std::filesystem::path kProfiles =
-    std::filesystem::path(FLEETML_TEST_SOURCE_DIR) / "simulation" / "profiles";
+    test::source_dir() / "simulation" / "profiles";
 
 // Layers built like the characterization does (batch 1, float32): MACs, weights, bytes moved.
 model::Layer conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t size,

@@ -1,7 +1,6 @@
 // The papers' directions, checked on the zoo's real characterizations (<id>.profile.json
-// written by `fleetctl characterize --json` into $FLEETML_ZOO_DIR). Skipped, saying why, while
-// the zoo has no characterization at all; fails naming the file when one the papers need is
-// missing. Label "zoo" (not "unit"): it depends on the exported zoo.
+// written by `fleetctl characterize --json` into $FLEETML_ZOO_DIR). Fails naming what is
+// missing when the zoo has not been exported and characterized. Label "zoo" (not "unit"): it depends on the exported zoo.
 
 #include <algorithm>
 #include <cctype>
@@ -16,6 +15,7 @@
 #include "simulation/device/simulated_device.h"
 #include "simulation/report/device_table.h"
 #include "simulation/report/zoo.h"
+#include "tests/support/test_env.h"
 
 namespace fleetml::sim {
 namespace {
@@ -34,18 +34,16 @@ std::string key(std::string_view name) {
 class PaperDirections : public testing::Test {
  protected:
   void SetUp() override {
-    const char* env = std::getenv("FLEETML_ZOO_DIR");
-    const fs::path dir =
-        env != nullptr && *env != '\0' ? fs::path(env) : fs::path(FLEETML_TEST_ZOO_DIR);
+    const fs::path dir = test::zoo_dir();
     std::error_code ec;
     if (!fs::is_directory(dir, ec) || load_zoo_profiles(dir).empty()) {
-      GTEST_SKIP() << "no <id>.profile.json in " << dir
-                   << ": export and characterize the zoo first (fleetctl characterize --json)";
+      FAIL() << "no <id>.profile.json in " << dir
+             << ": export and characterize the zoo first (scripts/export-zoo.sh)";
     }
     dir_ = dir;
     for (model::ModelProfile& m : load_zoo_profiles(dir)) models_[key(m.name)] = std::move(m);
     for (DeviceProfile& p :
-         load_device_profiles(fs::path(FLEETML_TEST_SOURCE_DIR) / "simulation" / "profiles")) {
+         load_device_profiles(test::source_dir() / "simulation" / "profiles")) {
       // DIGA and UFPel measured plain PyTorch execution.
       const std::string name = p.name;
       devices_.emplace(name, SimulatedDevice(std::move(p), false));

@@ -14,13 +14,15 @@
 #include "simulation/report/stats.h"
 #include "simulation/report/transfer_table.h"
 #include "simulation/report/zoo.h"
+#include "tests/support/test_env.h"
 
 namespace fleetml::sim {
 namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kTraces = fs::path(FLEETML_TEST_SOURCE_DIR) / "data" / "traces";
+// A function, not a global: test discovery runs the binary without FLEETML_SOURCE_DIR.
+fs::path traces_dir() { return test::source_dir() / "data" / "traces"; }
 
 // A per-test directory of fake artifacts (the table only needs their sizes).
 class ZooDir : public testing::Test {
@@ -80,7 +82,7 @@ TEST_F(ZooDir, TransferTableMeanColumnsAreSizeTimesEightOverRate) {
   artifact("small", 1'000'003);
   artifact("big", 5'500'000);
   const auto models = list_zoo_models(dir_, "");
-  const TransferTable table = transfer_table(models, load_scenarios(kTraces), 9, 50);
+  const TransferTable table = transfer_table(models, load_scenarios(traces_dir()), 9, 50);
   ASSERT_EQ(table.rows.size(), 2u);
   for (const TransferRow& row : table.rows) {
     ASSERT_EQ(row.mean_rate_s.size(), kDigaRates.size());
@@ -102,9 +104,9 @@ TEST_F(ZooDir, TransferTableMeanColumnsAreSizeTimesEightOverRate) {
 
 TEST_F(ZooDir, FleetSimTransferTablePrintsTheMeanColumns) {
   artifact("tiny", 2'000'000);
-  const std::string command = std::string(FLEETML_TEST_BIN_DIR) +
-                              "/fleet-sim transfer-table --json --draws 20 --models " +
-                              dir_.string() + " --traces " + kTraces.string();
+  const std::string command = test::bin_path("fleet-sim").string() +
+                              " transfer-table --json --draws 20 --models " + dir_.string() +
+                              " --traces " + traces_dir().string();
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
   ASSERT_NE(pipe, nullptr);
   std::string out;
@@ -123,7 +125,7 @@ TEST(LinkEval, ConservativePredictorUnderestimatesFarLessThanTheMean) {
   LinkEvalOptions options;
   options.cases = 300;
   options.history_s = 120;
-  const LinkEval eval = evaluate_link_predictors(load_scenarios(kTraces), options);
+  const LinkEval eval = evaluate_link_predictors(load_scenarios(traces_dir()), options);
   ASSERT_EQ(eval.scenarios.size(), 4u);
   for (const ScenarioEval& s : eval.scenarios) {
     ASSERT_EQ(s.scores.size(), 3u) << s.scenario;
@@ -134,7 +136,7 @@ TEST(LinkEval, ConservativePredictorUnderestimatesFarLessThanTheMean) {
   }
   EXPECT_EQ(to_json(eval)["scenarios"][0]["predictors"][2]["predictor"], "diga-fixed");
   options.cases = 0;
-  EXPECT_THROW(evaluate_link_predictors(load_scenarios(kTraces), options), Error);
+  EXPECT_THROW(evaluate_link_predictors(load_scenarios(traces_dir()), options), Error);
 }
 
 }  // namespace

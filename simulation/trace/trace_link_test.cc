@@ -9,6 +9,7 @@
 
 #include "shared/common/error.h"
 #include "shared/common/file.h"
+#include "tests/support/test_env.h"
 
 namespace fleetml::sim {
 namespace {
@@ -129,7 +130,7 @@ TEST(TraceLink, RandomPointsCoverEveryTraceOfAScenario) {
 // The replayed long-run throughput of every shipped trace equals its file mean as listed in
 // data/traces/manifest.csv (mean_dl_mbps, all rows), within 1%.
 TEST(TraceLink, ReplayedMeanOfEveryShippedTraceMatchesTheManifest) {
-  const auto dir = std::filesystem::path(FLEETML_TEST_SOURCE_DIR) / "data" / "traces";
+  const auto dir = test::source_dir() / "data" / "traces";
   std::istringstream manifest(file::read(dir / "manifest.csv"));
   std::string line;
   std::getline(manifest, line);  // header; file is column 0, mean_dl_mbps column 8

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "shared/common/error.h"
+#include "tests/support/test_env.h"
 
 namespace fleetml::sim {
 namespace {
@@ -120,7 +121,7 @@ TEST(Trace, FromRatesValidates) {
 }
 
 TEST(Scenarios, LoadsEveryFolderOfTheShippedTraces) {
-  const auto dir = std::filesystem::path(FLEETML_TEST_SOURCE_DIR) / "data" / "traces";
+  const auto dir = test::source_dir() / "data" / "traces";
   const std::vector<Scenario> scenarios = load_scenarios(dir);
   ASSERT_EQ(scenarios.size(), 4u);
   EXPECT_EQ(scenarios[0].name, "4g-driving");

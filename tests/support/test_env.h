@@ -1,0 +1,43 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string_view>
+
+namespace fleetml::test {
+
+// Polls `predicate` every `poll` until it returns true (returns true) or `timeout` passes
+// (returns false, after one last check). Use generous timeouts: tests assert behaviour, not
+// speed.
+bool wait_until(const std::function<bool()>& predicate, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds poll = std::chrono::milliseconds(10));
+
+// A fresh directory under testing::TempDir(), named after the running test, removed with
+// everything in it on destruction (kept when FLEETML_KEEP_TEST_DIRS is set, for debugging).
+class TestDir {
+ public:
+  TestDir();
+  ~TestDir();
+  TestDir(const TestDir&) = delete;
+  TestDir& operator=(const TestDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A built fleetml executable: $FLEETML_BIN_DIR/<name> (ctest sets FLEETML_BIN_DIR, see
+// cmake/Fleetml.cmake). Throws fleetml::Error when the variable is unset or the file is
+// missing.
+std::filesystem::path bin_path(std::string_view name);
+
+// The project's source tree ($FLEETML_SOURCE_DIR) and the exported model zoo
+// ($FLEETML_ZOO_DIR), both set by ctest; the source dir falls back to the configured tree,
+// the zoo dir throws fleetml::Error when unset.
+std::filesystem::path source_dir();
+std::filesystem::path zoo_dir();
+
+}  // namespace fleetml::test
