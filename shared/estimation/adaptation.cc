@@ -34,7 +34,8 @@ double objective(std::span<const Row* const> rows, const Vec& theta, const Adapt
     const double e = (std::log(predict(r->terms, theta)) - r->log_p50) / o.noise_sigma;
     j += e * e;
   }
-  for (std::size_t k = 0; k < N; ++k) j += theta[k] * theta[k] / (o.prior_sigma[k] * o.prior_sigma[k]);
+  for (std::size_t k = 0; k < N; ++k)
+    j += theta[k] * theta[k] / (o.prior_sigma[k] * o.prior_sigma[k]);
   return j;
 }
 
@@ -131,7 +132,7 @@ nlohmann::json to_json(const DeviceCorrections& c) {
   for (std::size_t k = 0; k < N; ++k) {
     factors[std::string(term_name(static_cast<Term>(k)))] = c.factors[k];
   }
-  return {{"device_key", c.device_key}, {"factors", factors},         {"samples", c.samples},
+  return {{"device_key", c.device_key}, {"factors", factors},           {"samples", c.samples},
           {"models", c.models},         {"residual_ss", c.residual_ss}, {"residuals", c.residuals},
           {"point_rms", c.point_rms}};
 }

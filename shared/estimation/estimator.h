@@ -20,18 +20,18 @@ namespace fleetml::estimation {
 
 // What is being estimated.
 struct Query {
-  const model::ModelProfile& model;    // characterization at batch 1 (its name = catalog id)
-  const v1::Capability& capability;    // device + calibration of the configuration it runs in
-  int batch = 1;                       // samples per forward() call
-  std::string display_name = {};      // human model name (the llm prompt); "" = model.name
+  const model::ModelProfile& model;  // characterization at batch 1 (its name = catalog id)
+  const v1::Capability& capability;  // device + calibration of the configuration it runs in
+  int batch = 1;                     // samples per forward() call
+  std::string display_name = {};     // human model name (the llm prompt); "" = model.name
 };
 
 // A prediction for one forward() call on `batch` samples.
 struct Estimate {
-  double point_ms = 0;     // best guess of the median latency
-  double bound_ms = 0;     // conservative upper bound, meant to cover the p95 latency
-  std::string estimator;   // "flops", "roofline", "learned", "llm", "measured"
-  std::string basis;       // one line: what the figure rests on
+  double point_ms = 0;    // best guess of the median latency
+  double bound_ms = 0;    // conservative upper bound, meant to cover the p95 latency
+  std::string estimator;  // "flops", "roofline", "learned", "llm", "measured"
+  std::string basis;      // one line: what the figure rests on
 };
 
 // An estimator that cannot estimate this query (DIGA's proxy without a nominal GFLOPS figure,
@@ -54,7 +54,8 @@ class Estimator {
 // Stable key of "this kind of device in this runtime configuration", shared by identical
 // devices so that they share measurements: arch, CPU model, cores, GPU names, simulated
 // profile, runtime, threads and mode. Not the vehicle id, nor figures that wobble between
-// readings of the same hardware (clock, RAM). Example: "x86_64|AMD EPYC|2c|-|libtorch-1.13.0|t1|opt".
+// readings of the same hardware (clock, RAM). Example: "x86_64|AMD
+// EPYC|2c|-|libtorch-1.13.0|t1|opt".
 std::string device_key(const v1::Capability& capability);
 
 // Throws fleetml::Error naming the estimator when batch < 1.

@@ -54,14 +54,14 @@ Method adapted_roofline_method(std::string name, int max_models) {
 }
 
 std::vector<Method> standard_methods() {
-  return {{"flops", [](std::span<const Sample>) { return std::make_shared<FlopsEstimator>(); }},
-          {"roofline",
-           [](std::span<const Sample>) { return std::make_shared<RooflineEstimator>(); }},
-          adapted_roofline_method("roofline+adapt", 0),
-          adapted_roofline_method("roofline+adapt5", 5),
-          {"learned", [](std::span<const Sample> training) {
-             return std::make_shared<LearnedEstimator>(LearnedModel::train(training));
-           }}};
+  return {
+      {"flops", [](std::span<const Sample>) { return std::make_shared<FlopsEstimator>(); }},
+      {"roofline", [](std::span<const Sample>) { return std::make_shared<RooflineEstimator>(); }},
+      adapted_roofline_method("roofline+adapt", 0),
+      adapted_roofline_method("roofline+adapt5", 5),
+      {"learned", [](std::span<const Sample> training) {
+         return std::make_shared<LearnedEstimator>(LearnedModel::train(training));
+       }}};
 }
 
 std::string configuration_label(const Sample& s) {
@@ -139,8 +139,8 @@ EvaluationReport evaluate(std::span<const Sample> samples, std::span<const Metho
         Prediction p{i, method.name, std::nullopt, prepare_error};
         if (estimator) {
           try {
-            p.estimate = estimator->estimate({*samples[i].model, samples[i].capability,
-                                              samples[i].batch});
+            p.estimate =
+                estimator->estimate({*samples[i].model, samples[i].capability, samples[i].batch});
           } catch (const Error& e) {
             p.error = e.what();
           }
@@ -185,7 +185,8 @@ nlohmann::json metrics_json(const Metrics& m) {
           {"unsafe", m.unsafe}};
 }
 
-std::string table(const std::vector<std::string>& methods, const std::map<std::string, Metrics>& m) {
+std::string table(const std::vector<std::string>& methods,
+                  const std::map<std::string, Metrics>& m) {
   std::string out;
   char line[256];
   std::snprintf(line, sizeof line, "%-16s %5s %5s %7s %6s %6s %7s %7s %6s %6s %6s %6s %6s\n",

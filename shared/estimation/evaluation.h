@@ -62,8 +62,9 @@ struct Prediction {
 struct EvaluationReport {
   std::vector<std::string> methods;
   std::vector<Prediction> predictions;
-  std::map<std::string, Metrics> overall;                                      // by method
-  std::map<std::string, std::map<std::string, Metrics>> by_configuration;    // configuration -> method
+  std::map<std::string, Metrics> overall;  // by method
+  std::map<std::string, std::map<std::string, Metrics>>
+      by_configuration;  // configuration -> method
 };
 
 // "<device>/<opt|plain>/t<threads>/b<batch>", device = the simulated profile or the CPU model.

@@ -1,10 +1,9 @@
 #include "shared/estimation/evaluation.h"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <set>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "shared/estimation/adaptation.h"

@@ -1,7 +1,5 @@
 #include "shared/estimation/learned.h"
 
-#include <xgboost/c_api.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -10,6 +8,7 @@
 #include <mutex>
 
 #include <nlohmann/json.hpp>
+#include <xgboost/c_api.h>
 
 #include "shared/estimation/stats.h"
 
@@ -84,15 +83,35 @@ struct LearnedModel::Booster {
 };
 
 const std::vector<std::string>& feature_names() {
-  static const std::vector<std::string> names = {
-      "log_macs",         "log_params",        "log_depth",          "log_ops",
-      "log_weight_bytes", "log_activation_bytes", "log_peak_activation", "share_macs_conv",
-      "share_macs_pointwise", "share_macs_grouped", "share_macs_depthwise", "share_macs_linear",
-      "share_bytes_memory_ops", "share_memory_ops", "log_gemm_gflops", "log_conv_gflops",
-      "log_pointwise_gflops", "log_depthwise_gflops", "log_linear_gflops", "log_bandwidth_gbps",
-      "log_op_overhead_us", "threads",           "optimized",          "cores",
-      "clock_ghz",        "log_nominal_gflops", "has_gpu",           "log_batch",
-      "log_roofline_ms"};
+  static const std::vector<std::string> names = {"log_macs",
+                                                 "log_params",
+                                                 "log_depth",
+                                                 "log_ops",
+                                                 "log_weight_bytes",
+                                                 "log_activation_bytes",
+                                                 "log_peak_activation",
+                                                 "share_macs_conv",
+                                                 "share_macs_pointwise",
+                                                 "share_macs_grouped",
+                                                 "share_macs_depthwise",
+                                                 "share_macs_linear",
+                                                 "share_bytes_memory_ops",
+                                                 "share_memory_ops",
+                                                 "log_gemm_gflops",
+                                                 "log_conv_gflops",
+                                                 "log_pointwise_gflops",
+                                                 "log_depthwise_gflops",
+                                                 "log_linear_gflops",
+                                                 "log_bandwidth_gbps",
+                                                 "log_op_overhead_us",
+                                                 "threads",
+                                                 "optimized",
+                                                 "cores",
+                                                 "clock_ghz",
+                                                 "log_nominal_gflops",
+                                                 "has_gpu",
+                                                 "log_batch",
+                                                 "log_roofline_ms"};
   return names;
 }
 
@@ -106,8 +125,8 @@ std::vector<float> features(const model::ModelProfile& m, const v1::Capability& 
     const auto bytes = static_cast<double>(l.bytes_moved);
     total_bytes += bytes;
     activation_bytes += std::max(0.0, bytes - static_cast<double>(l.param_bytes));
-    if (l.op == op::kDepthwiseConv || (l.op == op::kConv && l.groups > 1 &&
-                                       l.groups == l.in_channels)) {
+    if (l.op == op::kDepthwiseConv ||
+        (l.op == op::kConv && l.groups > 1 && l.groups == l.in_channels)) {
       depthwise += macs;
     } else if (l.op == op::kConv && l.groups > 1) {
       grouped += macs;
@@ -192,9 +211,13 @@ Rows subset(const Rows& all, const std::vector<std::size_t>& index) {
 BoosterHandle new_booster(const std::vector<DMatrixHandle>& cache) {
   BoosterHandle h = nullptr;
   check(XGBoosterCreate(cache.data(), cache.size(), &h), "create");
-  for (const auto& [key, value] : std::map<std::string, std::string>{
-           {"objective", "reg:squarederror"}, {"nthread", "1"}, {"seed", "0"},
-           {"verbosity", "0"}, {"tree_method", "exact"}, {"base_score", "0"}}) {
+  for (const auto& [key, value] :
+       std::map<std::string, std::string>{{"objective", "reg:squarederror"},
+                                          {"nthread", "1"},
+                                          {"seed", "0"},
+                                          {"verbosity", "0"},
+                                          {"tree_method", "exact"},
+                                          {"base_score", "0"}}) {
     check(XGBoosterSetParam(h, key.c_str(), value.c_str()), "parameter");
   }
   return h;
@@ -222,8 +245,7 @@ std::unique_ptr<LearnedModel::Booster> train_booster(const Rows& rows, const Lea
 }
 }  // namespace
 
-LearnedModel::LearnedModel(std::unique_ptr<Booster> booster, double margin, int samples,
-                           int models)
+LearnedModel::LearnedModel(std::unique_ptr<Booster> booster, double margin, int samples, int models)
     : booster_(std::move(booster)), margin_(margin), samples_(samples), models_(models) {}
 
 LearnedModel::~LearnedModel() = default;
@@ -242,8 +264,8 @@ std::shared_ptr<const LearnedModel> LearnedModel::train(std::span<const Sample> 
   for (int fold = 0; folds >= 2 && fold < folds; ++fold) {
     std::vector<std::size_t> in, out;
     for (std::size_t i = 0; i < rows.model.size(); ++i) {
-      const auto rank = std::lower_bound(models.begin(), models.end(), rows.model[i]) -
-                        models.begin();
+      const auto rank =
+          std::lower_bound(models.begin(), models.end(), rows.model[i]) - models.begin();
       (rank % folds == fold ? out : in).push_back(i);
     }
     const Rows test = subset(rows, out);
@@ -270,8 +292,7 @@ std::string LearnedModel::to_bytes() const {
   std::lock_guard lock(booster_->mutex);
   bst_ulong n = 0;
   const char* buffer = nullptr;
-  check(XGBoosterSaveModelToBuffer(booster_->handle, R"({"format": "json"})", &n, &buffer),
-        "save");
+  check(XGBoosterSaveModelToBuffer(booster_->handle, R"({"format": "json"})", &n, &buffer), "save");
   const RooflineOptions& r = booster_->roofline;
   const nlohmann::json header = {{"features", feature_names()},
                                  {"bound_log_margin", margin_},
@@ -316,8 +337,8 @@ std::shared_ptr<const LearnedModel> LearnedModel::from_bytes(std::string_view by
                        header.value("samples", 0), header.value("models", 0)));
 }
 
-double LearnedModel::predict_ms(const model::ModelProfile& model,
-                                const v1::Capability& capability, int batch) const {
+double LearnedModel::predict_ms(const model::ModelProfile& model, const v1::Capability& capability,
+                                int batch) const {
   const std::vector<float> x = features(model, capability, batch);
   const std::vector<float> margin = {
       static_cast<float>(roofline_log_ms(model, capability, batch, booster_->roofline))};

@@ -1,9 +1,9 @@
 #include "shared/estimation/learned.h"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <random>
+
+#include <gtest/gtest.h>
 
 #include "shared/estimation/adaptation.h"
 #include "shared/estimation/test_support.h"
@@ -33,8 +33,8 @@ std::vector<Sample> fleet(const std::vector<int>& variants) {
         s.batch = batch;
         DeviceCorrections c;
         c.factors[static_cast<std::size_t>(Term::kConv)] = conv_factor;
-        s.p50_ms = corrected_ms(roofline_terms(*s.model, cap.calibration(), batch), c) *
-                   std::exp(z(rng));
+        s.p50_ms =
+            corrected_ms(roofline_terms(*s.model, cap.calibration(), batch), c) * std::exp(z(rng));
         s.p95_ms = s.p50_ms * 1.05;
         samples.push_back(s);
       }
@@ -48,12 +48,13 @@ TEST(Learned, FeaturesHaveTheirNamesAndMarkMissingNominalGflops) {
   v1::Capability cap = device();
   std::vector<float> f = features(m, cap, 4);
   ASSERT_EQ(f.size(), feature_names().size());
-  EXPECT_FLOAT_EQ(f.back(), static_cast<float>(std::log10(
-                                roofline_terms(m, cap.calibration(), 4).total_ms())));
+  EXPECT_FLOAT_EQ(
+      f.back(), static_cast<float>(std::log10(roofline_terms(m, cap.calibration(), 4).total_ms())));
   cap.mutable_device()->set_nominal_gflops(0);
   f = features(m, cap, 4);
-  const auto nominal = std::find(feature_names().begin(), feature_names().end(),
-                                 "log_nominal_gflops") - feature_names().begin();
+  const auto nominal =
+      std::find(feature_names().begin(), feature_names().end(), "log_nominal_gflops") -
+      feature_names().begin();
   EXPECT_TRUE(std::isnan(f[static_cast<std::size_t>(nominal)]));
 }
 

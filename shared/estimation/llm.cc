@@ -1,7 +1,5 @@
 #include "shared/estimation/llm.h"
 
-#include <curl/curl.h>
-
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +9,7 @@
 #include <set>
 #include <vector>
 
+#include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
 namespace fleetml::estimation {
@@ -34,9 +33,9 @@ void replace_all(std::string& s, std::string_view from, std::string_view to) {
 // commas into points ("1,5" -> "1.5") while thousands separators ("1,200") are dropped.
 std::string normalize(std::string_view in) {
   static const std::vector<std::pair<std::string_view, std::string_view>> kUtf8 = {
-      {"\u00b1", " \x01 "}, {"\u00b5", "u"}, {"\u03bc", "u"},     {"\u2013", "-"},
-      {"\u2014", "-"},      {"\u2212", "-"}, {"\u2248", " "},     {"\u223c", " "},
-      {"\u00a0", " "},      {"\u2009", " "}, {"\u202f", " "},     {"\u2264", " "}};
+      {"\u00b1", " \x01 "}, {"\u00b5", "u"}, {"\u03bc", "u"}, {"\u2013", "-"},
+      {"\u2014", "-"},      {"\u2212", "-"}, {"\u2248", " "}, {"\u223c", " "},
+      {"\u00a0", " "},      {"\u2009", " "}, {"\u202f", " "}, {"\u2264", " "}};
   std::string s;
   for (std::size_t i = 0; i < in.size();) {
     bool replaced = false;
@@ -117,13 +116,12 @@ std::vector<Token> tokenize(const std::string& s) {
 // Milliseconds per unit word.
 std::optional<double> time_unit(const Token& t) {
   static const std::map<std::string, double, std::less<>> kUnits = {
-      {"ns", 1e-6},          {"nanosecond", 1e-6},   {"nanoseconds", 1e-6}, {"us", 1e-3},
-      {"usec", 1e-3},        {"usecs", 1e-3},        {"microsecond", 1e-3}, {"microseconds", 1e-3},
-      {"ms", 1},             {"msec", 1},            {"msecs", 1},          {"millisecond", 1},
-      {"milliseconds", 1},   {"s", 1e3},             {"sec", 1e3},          {"secs", 1e3},
-      {"second", 1e3},       {"seconds", 1e3},       {"min", 6e4},          {"mins", 6e4},
-      {"minute", 6e4},       {"minutes", 6e4},       {"h", 3.6e6},          {"hr", 3.6e6},
-      {"hrs", 3.6e6},        {"hour", 3.6e6},        {"hours", 3.6e6}};
+      {"ns", 1e-6},    {"nanosecond", 1e-6},  {"nanoseconds", 1e-6},  {"us", 1e-3},  {"usec", 1e-3},
+      {"usecs", 1e-3}, {"microsecond", 1e-3}, {"microseconds", 1e-3}, {"ms", 1},     {"msec", 1},
+      {"msecs", 1},    {"millisecond", 1},    {"milliseconds", 1},    {"s", 1e3},    {"sec", 1e3},
+      {"secs", 1e3},   {"second", 1e3},       {"seconds", 1e3},       {"min", 6e4},  {"mins", 6e4},
+      {"minute", 6e4}, {"minutes", 6e4},      {"h", 3.6e6},           {"hr", 3.6e6}, {"hrs", 3.6e6},
+      {"hour", 3.6e6}, {"hours", 3.6e6}};
   if (t.kind != Token::kWord) return std::nullopt;
   const auto it = kUnits.find(t.text);
   return it == kUnits.end() ? std::nullopt : std::optional<double>(it->second);
@@ -132,9 +130,10 @@ std::optional<double> time_unit(const Token& t) {
 // Words and symbols that may stand between the parts of "mean +/- deviation".
 bool filler(const Token& t) {
   static const std::set<std::string, std::less<>> kWords = {
-      "about", "approximately", "approx", "around", "roughly", "mean", "average", "avg",
-      "deviation", "dev", "std", "stddev", "is", "of", "be", "would", "will", "ca", "circa",
-      "nearly", "estimated", "expected", "typically", "value", "a", "an", "with"};
+      "about",    "approximately", "approx", "around", "roughly", "mean",   "average",
+      "avg",      "deviation",     "dev",    "std",    "stddev",  "is",     "of",
+      "be",       "would",         "will",   "ca",     "circa",   "nearly", "estimated",
+      "expected", "typically",     "value",  "a",      "an",      "with"};
   if (t.kind == Token::kWord) return kWords.contains(t.text);
   return t.kind == Token::kSymbol && (t.text == "=" || t.text == ":" || t.text == "(" ||
                                       t.text == ")" || t.text == "[" || t.text == "]");
@@ -167,7 +166,8 @@ Quantity read_quantity(const std::vector<Token>& t, std::size_t i) {
   const double a = t[i].value;
   std::size_t j = i + 1;
   std::optional<double> unit_a = unit_at(j);
-  if (!unit_a && j < t.size() && t[j].kind == Token::kWord && !filler(t[j])) {
+  // A word after the number is its unit unless it is a time unit or the "to" of a range.
+  if (!unit_a && j < t.size() && t[j].kind == Token::kWord && !filler(t[j]) && t[j].text != "to") {
     q.other_unit = true;
     return q;
   }
@@ -329,8 +329,7 @@ std::string ollama_generate(const LlmConfig& config, std::string_view prompt) {
                       response.substr(0, 200));
   }
   const nlohmann::json j = nlohmann::json::parse(response, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("response") ||
-      !j["response"].is_string()) {
+  if (j.is_discarded() || !j.is_object() || !j.contains("response") || !j["response"].is_string()) {
     throw Unavailable("llm: " + url + ": the reply has no \"response\" text");
   }
   return j["response"].get<std::string>();
@@ -344,8 +343,8 @@ LlmEstimator::LlmEstimator(LlmConfig config) : config_(std::move(config)) {
 Estimate LlmEstimator::estimate(const Query& query) const {
   check_batch("llm", query.batch);
   const std::string model_name = query.display_name.empty() ? query.model.name : query.display_name;
-  const LlmAnswer a =
-      parse_llm_answer(ollama_generate(config_, diga_prompt(model_name, query.capability.device())));
+  const LlmAnswer a = parse_llm_answer(
+      ollama_generate(config_, diga_prompt(model_name, query.capability.device())));
   char basis[200];
   std::snprintf(basis, sizeof basis, "%s answered %.4g +/- %.4g ms for one inference%s",
                 config_.model.c_str(), a.mean_ms, a.deviation_ms,

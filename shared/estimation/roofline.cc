@@ -63,12 +63,12 @@ Rates rates_of(const v1::Calibration& c) {
 // Grouped convolutions: between depthwise (K = 9) and dense (K = 576) in log rate over log K.
 double grouped_rate(const model::Layer& l, const Rates& r) {
   const double groups = static_cast<double>(std::max<std::int64_t>(l.groups, 1));
-  const double reduction = static_cast<double>(std::max<std::int64_t>(l.in_channels, 1)) /
-                           groups * static_cast<double>(std::max<std::int64_t>(l.kernel_h, 1)) *
+  const double reduction = static_cast<double>(std::max<std::int64_t>(l.in_channels, 1)) / groups *
+                           static_cast<double>(std::max<std::int64_t>(l.kernel_h, 1)) *
                            static_cast<double>(std::max<std::int64_t>(l.kernel_w, 1));
-  const double f = std::clamp(std::log(reduction / kDepthwiseReduction) /
-                                  std::log(kDenseReduction / kDepthwiseReduction),
-                              0.0, 1.0);
+  const double f = std::clamp(
+      std::log(reduction / kDepthwiseReduction) / std::log(kDenseReduction / kDepthwiseReduction),
+      0.0, 1.0);
   return std::exp(std::log(r.depthwise) + f * (std::log(r.conv) - std::log(r.depthwise)));
 }
 

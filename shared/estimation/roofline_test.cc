@@ -1,8 +1,8 @@
 #include "shared/estimation/roofline.h"
 
-#include <gtest/gtest.h>
-
 #include <cmath>
+
+#include <gtest/gtest.h>
 
 #include "shared/estimation/stats.h"
 #include "shared/estimation/test_support.h"
@@ -62,9 +62,9 @@ TEST(Roofline, MemoryBoundLayersStreamAtTheCalibratedBandwidth) {
 }
 
 TEST(Roofline, OptimizedModeFoldsBatchNormAndFusesActivation) {
-  const model::ModelProfile m =
-      finish("cbr", {conv(64, 64, 3, 56), memory(model::op::kBatchNorm, 64, 56),
-                     memory(model::op::kActivation, 64, 56), memory(model::op::kElementwise, 64, 56)});
+  const model::ModelProfile m = finish(
+      "cbr", {conv(64, 64, 3, 56), memory(model::op::kBatchNorm, 64, 56),
+              memory(model::op::kActivation, 64, 56), memory(model::op::kElementwise, 64, 56)});
   const RooflineTerms optimized = roofline_terms(m, device(1.0, 1, true).calibration(), 1);
   EXPECT_EQ(optimized.fused, 2);
   EXPECT_EQ(optimized.ops, 2);

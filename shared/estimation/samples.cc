@@ -68,9 +68,7 @@ class Row {
       std::string where)
       : columns_(columns), fields_(std::move(fields)), where_(std::move(where)) {}
 
-  const std::string& text(const std::string& name) const {
-    return fields_.at(columns_.at(name));
-  }
+  const std::string& text(const std::string& name) const { return fields_.at(columns_.at(name)); }
   double num(const std::string& name) const {
     const std::string& t = text(name);
     double v = 0;
@@ -200,40 +198,39 @@ void write_measurements_csv(std::ostream& out, std::span<const Sample> samples) 
     const v1::Device& d = s.capability.device();
     const v1::Calibration& c = s.capability.calibration();
     const v1::Gpu gpu = d.gpus_size() > 0 ? d.gpus(0) : v1::Gpu();
-    const std::vector<std::string> fields = {
-        s.model_id,
-        model::format_shape(s.input_shape),
-        std::to_string(s.batch),
-        std::to_string(c.threads()),
-        c.optimized() ? "true" : "false",
-        d.arch(),
-        d.cpu_model(),
-        std::to_string(d.cores()),
-        number(d.clock_ghz()),
-        number(d.ram_gb()),
-        number(d.nominal_gflops()),
-        gpu.name(),
-        number(gpu.memory_gb()),
-        std::to_string(gpu.cores()),
-        number(gpu.clock_ghz()),
-        d.runtime(),
-        d.profile(),
-        number(c.gemm_gflops()),
-        number(c.conv_gflops()),
-        number(c.pointwise_conv_gflops()),
-        number(c.depthwise_conv_gflops()),
-        number(c.linear_gflops()),
-        number(c.memory_bandwidth_gbps()),
-        number(c.op_overhead_us()),
-        number(s.p50_ms),
-        number(s.p95_ms),
-        number(s.mean_ms),
-        number(s.min_ms),
-        number(s.peak_rss_mb),
-        std::to_string(s.repeats),
-        number(s.load1),
-        number(s.foreign_cores),
-        s.source};
+    const std::vector<std::string> fields = {s.model_id,
+                                             model::format_shape(s.input_shape),
+                                             std::to_string(s.batch),
+                                             std::to_string(c.threads()),
+                                             c.optimized() ? "true" : "false",
+                                             d.arch(),
+                                             d.cpu_model(),
+                                             std::to_string(d.cores()),
+                                             number(d.clock_ghz()),
+                                             number(d.ram_gb()),
+                                             number(d.nominal_gflops()),
+                                             gpu.name(),
+                                             number(gpu.memory_gb()),
+                                             std::to_string(gpu.cores()),
+                                             number(gpu.clock_ghz()),
+                                             d.runtime(),
+                                             d.profile(),
+                                             number(c.gemm_gflops()),
+                                             number(c.conv_gflops()),
+                                             number(c.pointwise_conv_gflops()),
+                                             number(c.depthwise_conv_gflops()),
+                                             number(c.linear_gflops()),
+                                             number(c.memory_bandwidth_gbps()),
+                                             number(c.op_overhead_us()),
+                                             number(s.p50_ms),
+                                             number(s.p95_ms),
+                                             number(s.mean_ms),
+                                             number(s.min_ms),
+                                             number(s.peak_rss_mb),
+                                             std::to_string(s.repeats),
+                                             number(s.load1),
+                                             number(s.foreign_cores),
+                                             s.source};
     for (std::size_t i = 0; i < fields.size(); ++i) {
       out << (i ? "," : "") << csv_field(fields[i]);
     }

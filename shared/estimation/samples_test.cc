@@ -1,11 +1,10 @@
 #include "shared/estimation/samples.h"
 
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "shared/estimation/estimator.h"

@@ -61,8 +61,8 @@ inline model::ModelProfile finish(std::string name, std::vector<model::Layer> la
   for (const model::Layer& l : p.layers) {
     p.macs += l.macs;
     p.param_bytes += l.param_bytes;
-    p.depth += l.op == model::op::kConv || l.op == model::op::kDepthwiseConv ||
-               l.op == model::op::kLinear;
+    p.depth +=
+        l.op == model::op::kConv || l.op == model::op::kDepthwiseConv || l.op == model::op::kLinear;
     p.peak_activation_bytes = std::max(p.peak_activation_bytes, l.bytes_moved - l.param_bytes);
   }
   p.flops = 2 * p.macs;
@@ -76,7 +76,8 @@ inline model::ModelProfile finish(std::string name, std::vector<model::Layer> la
 inline model::ModelProfile cnn(int variant) {
   const std::int64_t width = 16 << (variant % 3);
   const std::int64_t size = 56 >> (variant % 2);
-  std::vector<model::Layer> layers = {conv(3, width, 3, size), memory(model::op::kBatchNorm, width, size),
+  std::vector<model::Layer> layers = {conv(3, width, 3, size),
+                                      memory(model::op::kBatchNorm, width, size),
                                       memory(model::op::kActivation, width, size)};
   for (int block = 0; block < 2 + variant % 4; ++block) {
     if ((variant + block) % 3 == 0) {
