@@ -12,11 +12,10 @@ namespace fleetml::estimation {
 // Inference-time estimation (docs/estimation.md): how long one forward() call of a model
 // takes on a device in its runtime configuration. Pure: no MQTT, no SQLite, no LibTorch.
 //
-// Coordinator wiring, in short: keep one RooflineEstimator (the default) holding a
-// CorrectionTable refitted from each device kind's measurements (adaptation.h), one
-// LearnedEstimator retrained from all measurements (learned.h), and put MeasuredOverride
-// (measured.h) in front of whichever is configured; persist DeviceCorrections as JSON per
-// device_key and the LearnedModel as bytes.
+// The coordinator (coordinator/service/latency_service.h) answers measured (device kind,
+// model, batch) triples from MeasuredLatencies (measured.h) and the rest with the configured
+// estimator: RooflineEstimator scaled by the device kind's corrections (adaptation.h), or
+// LearnedEstimator retrained on all measurements (learned.h).
 
 // What is being estimated.
 struct Query {

@@ -75,20 +75,20 @@ TEST(Flops, RejectsBatchZero) {
   EXPECT_THROW(FlopsEstimator().estimate({m, cap, 0}), Error);
 }
 
-TEST(MeasuredOverride, UsesReportsOfTheSameDeviceKindModelAndBatch) {
+TEST(MeasuredLatencies, KeepsMedianP50AndLargestP95PerDeviceKindModelAndBatch) {
   const model::ModelProfile m = cnn(2);
   const v1::Capability cap = device();
   auto measured = std::make_shared<MeasuredLatencies>();
   measured->add(device_key(cap), m.name, 1, 10, 12);
   measured->add(device_key(cap), m.name, 1, 11, 15);
   measured->add(device_key(cap), m.name, 1, 30, 31);
-  const MeasuredOverride estimator(measured, std::make_shared<RooflineEstimator>());
-  const Estimate e = estimator.estimate({m, cap, 1});
-  EXPECT_EQ(e.estimator, "measured");
-  EXPECT_DOUBLE_EQ(e.point_ms, 11);
-  EXPECT_DOUBLE_EQ(e.bound_ms, 31);
-  EXPECT_EQ(estimator.estimate({m, cap, 2}).estimator, "roofline");
-  EXPECT_EQ(estimator.estimate({m, device(1.0, 2)}).estimator, "roofline");
+  const auto e = measured->find(device_key(cap), m.name, 1);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->reports, 3);
+  EXPECT_DOUBLE_EQ(e->p50_ms, 11);
+  EXPECT_DOUBLE_EQ(e->p95_ms, 31);
+  EXPECT_FALSE(measured->find(device_key(cap), m.name, 2));
+  EXPECT_FALSE(measured->find(device_key(device(1.0, 2)), m.name, 1));
   EXPECT_THROW(measured->add(device_key(cap), m.name, 1, 10, 9), Error);
 }
 

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 
 #include "shared/estimation/stats.h"
 
@@ -36,22 +35,6 @@ std::optional<MeasuredLatencies::Entry> MeasuredLatencies::find(const std::strin
   e.reports = static_cast<int>(p50.size());
   e.p50_ms = quantile(p50, 0.5);
   return e;
-}
-
-MeasuredOverride::MeasuredOverride(std::shared_ptr<const MeasuredLatencies> measured,
-                                   std::shared_ptr<const Estimator> fallback)
-    : measured_(std::move(measured)), fallback_(std::move(fallback)) {
-  if (!measured_ || !fallback_) throw Error("measured override: needs measurements and a fallback");
-}
-
-Estimate MeasuredOverride::estimate(const Query& query) const {
-  const auto e = measured_->find(device_key(query.capability), query.model.name, query.batch);
-  if (!e) return fallback_->estimate(query);
-  char basis[160];
-  std::snprintf(basis, sizeof basis,
-                "measured on this device kind: median p50 of %d report(s), largest p95",
-                e->reports);
-  return {e->p50_ms, e->p95_ms, "measured", basis};
 }
 
 }  // namespace fleetml::estimation

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <map>
-#include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -34,21 +33,6 @@ class MeasuredLatencies {
  private:
   std::map<std::tuple<std::string, std::string, int>, std::vector<std::pair<double, double>>>
       reports_;
-};
-
-// Answers from MeasuredLatencies when the query's (device_key, model name, batch) was
-// measured (estimator "measured"), else asks `fallback`.
-class MeasuredOverride : public Estimator {
- public:
-  // Throws fleetml::Error when either pointer is null.
-  MeasuredOverride(std::shared_ptr<const MeasuredLatencies> measured,
-                   std::shared_ptr<const Estimator> fallback);
-  std::string name() const override { return fallback_->name(); }
-  Estimate estimate(const Query& query) const override;
-
- private:
-  std::shared_ptr<const MeasuredLatencies> measured_;
-  std::shared_ptr<const Estimator> fallback_;
 };
 
 }  // namespace fleetml::estimation

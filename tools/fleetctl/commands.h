@@ -11,5 +11,7 @@ namespace fleetml::fleetctl {
 std::vector<cli::Command> characterize_commands();
 // keys init (keys_command.cc; needs fleetml_crypto).
 std::vector<cli::Command> keys_commands();
+// estimate, eval-estimators (estimate_command.cc; needs fleetml_estimation and its llm plugin).
+std::vector<cli::Command> estimate_commands();
 
 }  // namespace fleetml::fleetctl
