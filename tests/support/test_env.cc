@@ -46,27 +46,24 @@ TestDir::~TestDir() {
 
 namespace {
 
-std::filesystem::path env_dir(const char* variable) {
+// The environment's value, else the one configured at build time: test discovery runs the
+// binary without ctest's environment, and gtest_discover_tests hands only the first variable
+// of a multi-variable ENVIRONMENT property to the tests (CMake 3.25).
+std::filesystem::path env_dir(const char* variable, const char* configured) {
   const char* dir = std::getenv(variable);
-  if (dir == nullptr || *dir == '\0') {
-    throw Error(std::string(variable) + " is not set (run the test through ctest)");
-  }
-  return dir;
+  return (dir != nullptr && *dir != '\0') ? dir : configured;
 }
 
 }  // namespace
 
-// The source tree is known at build time, so test discovery (which runs the binary without
-// ctest's environment) can use it too.
 std::filesystem::path source_dir() {
-  const char* dir = std::getenv("FLEETML_SOURCE_DIR");
-  return (dir != nullptr && *dir != '\0') ? dir : FLEETML_DEFAULT_SOURCE_DIR;
+  return env_dir("FLEETML_SOURCE_DIR", FLEETML_DEFAULT_SOURCE_DIR);
 }
 
-std::filesystem::path zoo_dir() { return env_dir("FLEETML_ZOO_DIR"); }
+std::filesystem::path zoo_dir() { return env_dir("FLEETML_ZOO_DIR", FLEETML_DEFAULT_ZOO_DIR); }
 
 std::filesystem::path bin_path(std::string_view name) {
-  std::filesystem::path path = env_dir("FLEETML_BIN_DIR") / name;
+  std::filesystem::path path = env_dir("FLEETML_BIN_DIR", FLEETML_DEFAULT_BIN_DIR) / name;
   if (!std::filesystem::exists(path)) throw Error("no such executable " + path.string());
   return path;
 }

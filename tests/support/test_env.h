@@ -29,14 +29,13 @@ class TestDir {
   std::filesystem::path path_;
 };
 
-// A built fleetml executable: $FLEETML_BIN_DIR/<name> (ctest sets FLEETML_BIN_DIR, see
-// cmake/Fleetml.cmake). Throws fleetml::Error when the variable is unset or the file is
-// missing.
+// A built fleetml executable: <bin dir>/<name>, the bin dir being $FLEETML_BIN_DIR (set by
+// ctest, see cmake/Fleetml.cmake) or else the build tree's bin/. Throws fleetml::Error when
+// the file is missing.
 std::filesystem::path bin_path(std::string_view name);
 
 // The project's source tree ($FLEETML_SOURCE_DIR) and the exported model zoo
-// ($FLEETML_ZOO_DIR), both set by ctest; the source dir falls back to the configured tree,
-// the zoo dir throws fleetml::Error when unset.
+// ($FLEETML_ZOO_DIR); each falls back to the value configured at build time.
 std::filesystem::path source_dir();
 std::filesystem::path zoo_dir();
 
