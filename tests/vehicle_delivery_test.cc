@@ -165,6 +165,9 @@ struct AttackCase {
   std::string_view expected_reason;
 };
 
+// gtest prints parameters; the name says it all.
+void PrintTo(const AttackCase& c, std::ostream* os) { *os << c.name; }
+
 class AttackTest : public VehicleDeliveryTest, public ::testing::WithParamInterface<AttackCase> {};
 
 v1::ManifestBody release_v3(CoordinatorPeer& peer) {
