@@ -46,10 +46,9 @@ TestDir::~TestDir() {
 
 namespace {
 
-// The environment's value, else the one configured at build time: test discovery runs the
-// binary without ctest's environment, and gtest_discover_tests hands only the first variable
-// of a multi-variable ENVIRONMENT property to the tests (CMake 3.25).
-std::filesystem::path env_dir(const char* variable, const char* configured) {
+// $variable, else the value configured at build time: ctest and test discovery (which runs
+// the binary without ctest's environment) see the same directories.
+std::filesystem::path configured_dir(const char* variable, const char* configured) {
   const char* dir = std::getenv(variable);
   return (dir != nullptr && *dir != '\0') ? dir : configured;
 }
@@ -57,13 +56,13 @@ std::filesystem::path env_dir(const char* variable, const char* configured) {
 }  // namespace
 
 std::filesystem::path source_dir() {
-  return env_dir("FLEETML_SOURCE_DIR", FLEETML_DEFAULT_SOURCE_DIR);
+  return configured_dir("FLEETML_SOURCE_DIR", FLEETML_DEFAULT_SOURCE_DIR);
 }
 
-std::filesystem::path zoo_dir() { return env_dir("FLEETML_ZOO_DIR", FLEETML_DEFAULT_ZOO_DIR); }
+std::filesystem::path zoo_dir() { return configured_dir("FLEETML_ZOO_DIR", FLEETML_DEFAULT_ZOO_DIR); }
 
 std::filesystem::path bin_path(std::string_view name) {
-  std::filesystem::path path = env_dir("FLEETML_BIN_DIR", FLEETML_DEFAULT_BIN_DIR) / name;
+  std::filesystem::path path = configured_dir("FLEETML_BIN_DIR", FLEETML_DEFAULT_BIN_DIR) / name;
   if (!std::filesystem::exists(path)) throw Error("no such executable " + path.string());
   return path;
 }

@@ -29,13 +29,12 @@ class TestDir {
   std::filesystem::path path_;
 };
 
-// A built fleetml executable: <bin dir>/<name>, the bin dir being $FLEETML_BIN_DIR (set by
-// ctest, see cmake/Fleetml.cmake) or else the build tree's bin/. Throws fleetml::Error when
-// the file is missing.
+// A built fleetml executable: <bin dir>/<name>. Throws fleetml::Error when it is missing.
 std::filesystem::path bin_path(std::string_view name);
 
-// The project's source tree ($FLEETML_SOURCE_DIR) and the exported model zoo
-// ($FLEETML_ZOO_DIR); each falls back to the value configured at build time.
+// Directories: the project's source tree, the exported model zoo and the built executables,
+// as configured by CMake; the environment variables FLEETML_SOURCE_DIR, FLEETML_ZOO_DIR and
+// FLEETML_BIN_DIR override them.
 std::filesystem::path source_dir();
 std::filesystem::path zoo_dir();
 
