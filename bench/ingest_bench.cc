@@ -37,7 +37,7 @@ std::vector<std::pair<std::string, std::string>> updates(const std::filesystem::
     for (int v = 0; v < vehicles; ++v) {
       const auto& device = devices[v % devices.size()];
       v1::Capability cap;
-      cap.set_vehicle_id("v" + std::to_string(v));
+      cap.set_vehicle_id(std::to_string(v).insert(0, 1, 'v'));
       cap.set_seq(round);
       cap.set_sent_unix_ms(1);
       *cap.mutable_device() = device.device();
@@ -71,7 +71,9 @@ SteadyClock::duration raw_rate(const std::string& uri,
   });
   transport::MqttClient::connect_all({sender.get(), receiver.get()});
   const auto start = SteadyClock::now();
-  for (const auto& [topic, payload] : messages) sender->publish("raw/" + topic, payload, 1);
+  for (const auto& [topic, payload] : messages) {
+    sender->publish(std::string(topic).insert(0, "raw/"), payload, 1);
+  }
   std::unique_lock lock(mutex);
   done.wait(lock, [&] { return received == messages.size(); });
   return SteadyClock::now() - start;

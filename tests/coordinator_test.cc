@@ -111,9 +111,12 @@ double flops_of(const std::string& model_id) {
   return profile.at("flops").get<double>();
 }
 
+// 150 ms, not the 100: an rpi4 that has measured nothing yet gets a bound 1.8x its
+// point estimate, and the cheapest zoo model's bound there (~102 ms) misses 100 ms (see
+// docs/estimation.md); what is checked is the ordering under one shared deadline.
 TEST_F(CoordinatorLoop, EachVehicleGetsARetainedSignedAssignmentAndTheRpi4ACheaperModel) {
-  publish_capability(capability("pc-1", "pc-i9", 100));
-  publish_capability(capability("pi-1", "rpi4", 100));
+  publish_capability(capability("pc-1", "pc-i9", 150));
+  publish_capability(capability("pi-1", "rpi4", 150));
   const auto pc = assignment("pc-1");
   const auto pi = assignment("pi-1");
   ASSERT_EQ(pc.applications_size(), 1);
@@ -125,7 +128,7 @@ TEST_F(CoordinatorLoop, EachVehicleGetsARetainedSignedAssignmentAndTheRpi4ACheap
   EXPECT_LT(flops_of(pi_app.model_id()), flops_of(pc_app.model_id()))
       << "rpi4 got " << pi_app.model_id() << ", pc-i9 got " << pc_app.model_id();
   for (const auto* app : {&pc_app, &pi_app}) {
-    EXPECT_LE(app->predicted_bound_ms(), 100);
+    EXPECT_LE(app->predicted_bound_ms(), 150);
     EXPECT_GE(app->predicted_bound_ms(), app->predicted_point_ms());
     EXPECT_GT(app->predicted_download_s(), 0);
     EXPECT_FALSE(app->estimator().empty());
@@ -172,14 +175,17 @@ TEST_F(CoordinatorLoop, MalformedCapabilitiesAreRejectedWithAnEventAndServiceGoe
     EXPECT_FALSE(e->at("detail").value("reason", "").empty()) << e->dump();
   }
   // Still serving.
-  publish_capability(capability("pi-3", "rpi4", 100));
-  EXPECT_FALSE(assignment("pi-3").applications(0).model_id().empty());
+  publish_capability(capability("pi-3", "rpi4", 150));
+  const auto served = assignment("pi-3");
+  ASSERT_EQ(served.applications_size(), 1);
+  EXPECT_FALSE(served.applications(0).model_id().empty());
   EXPECT_TRUE(coordinator_.running());
 }
 
 TEST_F(CoordinatorLoop, ARestartKeepsStateAndRepublishesNothingWrong) {
-  publish_capability(capability("pi-4", "rpi4", 100));
+  publish_capability(capability("pi-4", "rpi4", 150));
   const auto before = assignment("pi-4");
+  ASSERT_EQ(before.applications_size(), 1);
   coordinator_.stop();
 
   test::MqttProbe watcher(broker_.uri(), {kTopics.assignment("pi-4")});
@@ -205,6 +211,7 @@ TEST_F(CoordinatorLoop, ARestartKeepsStateAndRepublishesNothingWrong) {
   const auto after = assignment("pi-4", [&](const v1::AssignmentBody& b) {
     return b.seq() > before.seq();
   });
+  ASSERT_EQ(after.applications_size(), 1);
   EXPECT_TRUE(after.applications(0).model_id().empty());
 }
 

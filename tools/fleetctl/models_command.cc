@@ -1,6 +1,7 @@
 // fleetctl models add|list: the running coordinator's catalog, over the ops/catalog topics.
 
 #include <cstdio>
+#include <deque>
 #include <fstream>
 #include <iostream>
 
@@ -18,6 +19,7 @@ namespace fleetml::fleetctl {
 namespace {
 
 constexpr std::size_t kPartBytes = 256 * 1024;
+constexpr std::size_t kWindowParts = 8;
 constexpr auto kReplyTimeout = std::chrono::seconds(30);
 
 double parse_top1(const cli::Args& args) {
@@ -58,24 +60,35 @@ int run_add(const cli::Args& args) {
   header.set_total_size(digest.size_bytes);
   header.set_sha256(crypto::to_hex(digest.sha256));
 
+  // Parts go out in a window (the broker keeps them in order, the coordinator appends them
+  // in order); each acknowledgement says how many contiguous bytes the coordinator holds.
   std::string buffer(kPartBytes, '\0');
-  std::uint64_t offset = 0;
+  std::deque<std::string> in_flight;
+  std::uint64_t next_offset = 0;
   v1::CatalogReply reply;
   int last_percent = -1;
+  bool first = true;
   do {
-    in.seekg(static_cast<std::streamoff>(offset));
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    v1::CatalogRequest request;
-    *request.mutable_upload() = header;
-    request.mutable_upload()->set_offset(offset);
-    request.mutable_upload()->set_data(buffer.data(), static_cast<std::size_t>(in.gcount()));
-    in.clear();
-    reply = checked(session.call(std::move(request), kReplyTimeout));
-    offset = reply.received_bytes();  // the coordinator says where to go on
-    const int percent = digest.size_bytes == 0 ? 100 : static_cast<int>(100 * offset / digest.size_bytes);
+    while (in_flight.size() < kWindowParts && (first || next_offset < digest.size_bytes)) {
+      first = false;
+      in.seekg(static_cast<std::streamoff>(next_offset));
+      in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      const auto length = static_cast<std::size_t>(in.gcount());
+      in.clear();
+      v1::CatalogRequest request;
+      *request.mutable_upload() = header;
+      request.mutable_upload()->set_offset(next_offset);
+      request.mutable_upload()->set_data(buffer.data(), length);
+      in_flight.push_back(session.send(std::move(request)));
+      next_offset += length;
+    }
+    reply = checked(session.wait(in_flight.front(), kReplyTimeout));
+    in_flight.pop_front();
+    const std::uint64_t held = reply.received_bytes();
+    const int percent = digest.size_bytes == 0 ? 100 : static_cast<int>(100 * held / digest.size_bytes);
     if (percent / 10 != last_percent / 10) {
       std::fprintf(stderr, "models add: %s %3d%% (%llu of %llu bytes)\n",
-                   header.model_id().c_str(), percent, static_cast<unsigned long long>(offset),
+                   header.model_id().c_str(), percent, static_cast<unsigned long long>(held),
                    static_cast<unsigned long long>(digest.size_bytes));
       last_percent = percent;
     }

@@ -50,16 +50,15 @@ OperatorSession::OperatorSession(const cli::Args& args)
 
 OperatorSession::~OperatorSession() { client_->disconnect(); }
 
-v1::CatalogReply OperatorSession::call(v1::CatalogRequest request,
-                                       std::chrono::milliseconds timeout) {
+std::string OperatorSession::send(v1::CatalogRequest request) {
   const std::string id = std::to_string(++next_request_);
   request.set_request_id(id);
   request.set_reply_to(client_id_);
-  transport::Message message;
-  message.topic = topics_.catalog_request();
-  message.payload = request.SerializeAsString();
-  message.qos = 1;
-  client_->publish_wait(std::move(message), timeout);
+  client_->publish(topics_.catalog_request(), request.SerializeAsString(), 1);
+  return id;
+}
+
+v1::CatalogReply OperatorSession::wait(const std::string& id, std::chrono::milliseconds timeout) {
   std::unique_lock lock(replies_->mutex);
   if (!replies_->arrived.wait_for(lock, timeout,
                                   [&] { return replies_->by_request.count(id) > 0; })) {

@@ -26,9 +26,15 @@ class OperatorSession {
   const messages::Topics& topics() const { return topics_; }
   transport::MqttClient& client() { return *client_; }
 
-  // Sends one catalog request to the coordinator and waits for its reply. Throws
-  // fleetml::Error when no reply arrives within `timeout` (no coordinator running?).
-  v1::CatalogReply call(v1::CatalogRequest request, std::chrono::milliseconds timeout);
+  // Sends one catalog request to the coordinator and returns its request id; requests reach
+  // the coordinator in the order they are sent.
+  std::string send(v1::CatalogRequest request);
+  // Waits for the reply to request `id`. Throws fleetml::Error when none arrives within
+  // `timeout` (no coordinator running?).
+  v1::CatalogReply wait(const std::string& id, std::chrono::milliseconds timeout);
+  v1::CatalogReply call(v1::CatalogRequest request, std::chrono::milliseconds timeout) {
+    return wait(send(std::move(request)), timeout);
+  }
 
  private:
   struct Replies;
