@@ -167,7 +167,7 @@ int main(int argc, char** argv) {
   command.declare = [](cli::Parser& p) {
     p.option("model", "ID", "zoo artifact to deliver", "resnet18");
     p.option("vehicles", "N", "vehicles downloading at once in the second run", "20");
-    p.option("window", "W", "fetch requests in flight per vehicle", "8");
+    p.option("window", "W", "fetch requests in flight per vehicle", "24");
     const char* home = std::getenv("HOME");
     p.option("zoo", "DIR", "exported zoo",
              std::string(home ? home : ".") + "/.cache/fleetml/zoo");
