@@ -219,18 +219,32 @@ std::string table(const std::vector<std::string>& methods,
 
 }  // namespace
 
-nlohmann::json to_json(const EvaluationReport& report) {
+nlohmann::json to_json(const EvaluationReport& report, std::span<const Sample> samples) {
+  nlohmann::json predictions = nlohmann::json::array();
+  for (const Prediction& p : report.predictions) {
+    const Sample& s = samples[p.sample];
+    nlohmann::json j = {{"model", s.model_id},
+                        {"configuration", configuration_label(s)},
+                        {"method", p.method},
+                        {"p50_ms", s.p50_ms},
+                        {"p95_ms", s.p95_ms}};
+    if (p.estimate) {
+      j["point_ms"] = p.estimate->point_ms;
+      j["bound_ms"] = p.estimate->bound_ms;
+    } else {
+      j["error"] = p.error;
+    }
+    predictions.push_back(std::move(j));
+  }
   nlohmann::json overall = nlohmann::json::object();
   for (const auto& [method, m] : report.overall) overall[method] = metrics_json(m);
   nlohmann::json configs = nlohmann::json::object();
   for (const auto& [config, methods] : report.by_configuration) {
     for (const auto& [method, m] : methods) configs[config][method] = metrics_json(m);
   }
-  return {{"protocol", "leave-one-model-out"},
-          {"methods", report.methods},
-          {"deadlines_ms", kDeadlinesMs},
-          {"overall", overall},
-          {"by_configuration", configs}};
+  return {{"protocol", "leave-one-model-out"}, {"methods", report.methods},
+          {"deadlines_ms", kDeadlinesMs},      {"overall", overall},
+          {"by_configuration", configs},       {"predictions", predictions}};
 }
 
 std::string format_report(const EvaluationReport& report) {

@@ -76,7 +76,9 @@ EvaluationReport evaluate(std::span<const Sample> samples, std::span<const Metho
 
 Metrics compute_metrics(std::span<const Sample> samples, std::span<const Prediction> predictions);
 
-nlohmann::json to_json(const EvaluationReport& report);
+// The metrics, and each prediction with its sample's model, configuration and measured p50
+// and p95 (`samples`: those evaluated).
+nlohmann::json to_json(const EvaluationReport& report, std::span<const Sample> samples);
 // The overall table, then one table per configuration.
 std::string format_report(const EvaluationReport& report);
 
