@@ -1,0 +1,53 @@
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "schemas/fleet.pb.h"
+#include "shared/delivery/download.h"
+#include "shared/delivery/installer.h"
+
+namespace fleetml::vehicle {
+
+// Where one download's verified bytes go (delivery::DownloadSink), and where the finished
+// artifact is for the Installer.
+class ArtifactSink : public delivery::DownloadSink {
+ public:
+  // The complete, verified artifact once the Download completed.
+  virtual std::filesystem::path artifact_path() const = 0;
+  // Forgets this artifact's partial download, so the next attempt starts from zero (after a
+  // failed download: its prefix was verified block by block, but the whole did not match).
+  virtual void discard() = 0;
+};
+
+// A delivery::FileSink under `dir`: survives restarts and kill -9 and resumes at the verified
+// offset. Throws fleetml::Error when `dir` cannot be created.
+std::unique_ptr<ArtifactSink> file_artifact_sink(const std::filesystem::path& dir);
+
+// What differs between a real vehicle and a simulated one. The agent (agent.h) calls these on
+// its scheduler thread; they may block (a smoke test or a benchmark takes seconds) and the
+// agent's other work waits meanwhile.
+class Platform {
+ public:
+  virtual ~Platform() = default;
+
+  // The device as Capability.device reports it, runtime mode (runtime, threads, optimized)
+  // included. Called once at start.
+  virtual v1::Device describe_device() = 0;
+  // The device's calibration for Capability.calibration (may take seconds: micro-benchmarks).
+  // Called once at start.
+  virtual v1::Calibration calibrate() = 0;
+  // Loads `model_file` and runs one inference on zeros of the manifest's input shape;
+  // delivery::SmokeTest semantics (a throw counts as a failure).
+  virtual delivery::SmokeResult smoke_test(const std::filesystem::path& model_file,
+                                           const v1::ManifestBody& manifest) = 0;
+  // Measures the installed model at `app`'s batch in the device's runtime mode: warm-up,
+  // repeats, p50/p95, peak RSS, energy where measurable. Throws fleetml::Error on failure.
+  virtual v1::Measurement benchmark(const std::filesystem::path& model_file,
+                                    const v1::ManifestBody& manifest,
+                                    const v1::Application& app) = 0;
+  // A sink for downloads kept under `dir` (the agent's downloads directory).
+  virtual std::unique_ptr<ArtifactSink> open_sink(const std::filesystem::path& dir) = 0;
+};
+
+}  // namespace fleetml::vehicle
