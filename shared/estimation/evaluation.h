@@ -43,6 +43,7 @@ struct Metrics {
   int n = 0;            // predictions made
   int unavailable = 0;  // queries the estimator could not answer (not in the other figures)
   double median_abs_pct_error = 0;  // |point - p50| / p50, percent
+  double mean_abs_pct_error = 0;    // the same, mean (DIGA's MAPE: outliers weigh in)
   double within_10 = 0;             // share of |point - p50| / p50 <= 10%
   double within_20 = 0;
   double under_point = 0;  // share of point < p50

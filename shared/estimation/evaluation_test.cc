@@ -84,6 +84,7 @@ TEST(Evaluation, MetricsAreDigasDefinitions) {
   EXPECT_EQ(m.n, 4);
   EXPECT_EQ(m.unavailable, 1);
   EXPECT_DOUBLE_EQ(m.median_abs_pct_error, 17.5);
+  EXPECT_DOUBLE_EQ(m.mean_abs_pct_error, 15);  // (10 + 25 + 0 + 25) / 4
   EXPECT_DOUBLE_EQ(m.within_10, 0.5);
   EXPECT_DOUBLE_EQ(m.within_20, 0.5);
   EXPECT_DOUBLE_EQ(m.under_point, 0.5);
