@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures the exported zoo on this machine into a CSV that the estimators and
-# `fleetctl eval-estimators` read (columns: shared/estimation/measurements.h).
+# `fleetctl eval-estimators` read (columns: shared/estimation/samples.h).
 #
 #   bash scripts/measure-zoo.sh [--out data/measurements/NAME.csv] [--threads "1 2"]
 #        [--batches "1 4"] [--modes "optimized plain"] [--only id,id,...]

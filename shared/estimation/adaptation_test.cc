@@ -24,18 +24,7 @@ std::vector<Sample> measure(const std::array<double, kTermCount>& truth,
   std::vector<Sample> samples;
   for (int v : variants) {
     for (int batch : {1, 4}) {
-      Sample s;
-      s.model = std::make_shared<model::ModelProfile>(cnn(v));
-      s.model_id = s.model->name;
-      s.input_shape = s.model->input_shape;
-      s.capability = cap;
-      s.batch = batch;
-      DeviceCorrections c;
-      c.factors = truth;
-      s.p50_ms = corrected_ms(roofline_terms(*s.model, cap.calibration(), batch), c) *
-                 std::exp(sigma * z(rng));
-      s.p95_ms = 1.05 * s.p50_ms;
-      samples.push_back(s);
+      samples.push_back(testing::synthetic_sample(v, cap, batch, truth, std::exp(sigma * z(rng))));
     }
   }
   return samples;

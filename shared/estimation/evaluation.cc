@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <numeric>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -99,6 +100,9 @@ Metrics compute_metrics(std::span<const Sample> samples, std::span<const Predict
   if (m.n == 0) return m;
   const double n = m.n;
   m.median_abs_pct_error = quantile(errors, 0.5);
+  m.mean_abs_pct_error = errors.empty() ? 0
+                                        : std::accumulate(errors.begin(), errors.end(), 0.0) /
+                                              static_cast<double>(errors.size());
   m.within_10 = within_10 / n;
   m.within_20 = within_20 / n;
   m.under_point = under_point / n;
@@ -177,6 +181,7 @@ nlohmann::json metrics_json(const Metrics& m) {
   return {{"n", m.n},
           {"unavailable", m.unavailable},
           {"median_abs_pct_error", m.median_abs_pct_error},
+          {"mean_abs_pct_error", m.mean_abs_pct_error},
           {"within_10", m.within_10},
           {"within_20", m.within_20},
           {"under_point", m.under_point},
@@ -189,12 +194,12 @@ std::string table(const std::vector<std::string>& methods,
                   const std::map<std::string, Metrics>& m) {
   std::string out;
   char line[256];
-  std::snprintf(line, sizeof line, "%-16s %5s %5s %7s %6s %6s %7s %7s %6s %6s %6s %6s %6s\n",
-                "estimator", "n", "n/a", "MdAPE%", "in10%", "in20%", "under", "under", "feas10",
-                "feas20", "feas50", "feas100", "unsafe");
+  std::snprintf(line, sizeof line, "%-16s %5s %5s %7s %7s %6s %6s %7s %7s %6s %6s %6s %6s %6s\n",
+                "estimator", "n", "n/a", "MdAPE%", "MAPE%", "in10%", "in20%", "under", "under",
+                "feas10", "feas20", "feas50", "feas100", "unsafe");
   out += line;
-  std::snprintf(line, sizeof line, "%-16s %5s %5s %7s %6s %6s %7s %7s %6s %6s %6s %6s %6s\n", "",
-                "", "", "", "", "", "point", "bound", "", "", "", "", "");
+  std::snprintf(line, sizeof line, "%-16s %5s %5s %7s %7s %6s %6s %7s %7s %6s %6s %6s %6s %6s\n",
+                "", "", "", "", "", "", "", "point", "bound", "", "", "", "", "");
   out += line;
   for (const std::string& name : methods) {
     const auto it = m.find(name);
@@ -204,13 +209,14 @@ std::string table(const std::vector<std::string>& methods,
       std::snprintf(line, sizeof line, "%-16s %5d %5d  (no estimates)\n", name.c_str(), x.n,
                     x.unavailable);
     } else {
-      std::snprintf(line, sizeof line,
-                    "%-16s %5d %5d %7.1f %5.0f%% %5.0f%% %6.0f%% %6.0f%% %5.0f%% %5.0f%% %5.0f%% "
-                    "%5.0f%% %6d\n",
-                    name.c_str(), x.n, x.unavailable, x.median_abs_pct_error, 100 * x.within_10,
-                    100 * x.within_20, 100 * x.under_point, 100 * x.under_bound,
-                    100 * x.feasibility[0], 100 * x.feasibility[1], 100 * x.feasibility[2],
-                    100 * x.feasibility[3], x.unsafe);
+      std::snprintf(
+          line, sizeof line,
+          "%-16s %5d %5d %7.1f %7.1f %5.0f%% %5.0f%% %6.0f%% %6.0f%% %5.0f%% %5.0f%% %5.0f%% "
+          "%5.0f%% %6d\n",
+          name.c_str(), x.n, x.unavailable, x.median_abs_pct_error, x.mean_abs_pct_error,
+          100 * x.within_10, 100 * x.within_20, 100 * x.under_point, 100 * x.under_bound,
+          100 * x.feasibility[0], 100 * x.feasibility[1], 100 * x.feasibility[2],
+          100 * x.feasibility[3], x.unsafe);
     }
     out += line;
   }
@@ -219,18 +225,32 @@ std::string table(const std::vector<std::string>& methods,
 
 }  // namespace
 
-nlohmann::json to_json(const EvaluationReport& report) {
+nlohmann::json to_json(const EvaluationReport& report, std::span<const Sample> samples) {
+  nlohmann::json predictions = nlohmann::json::array();
+  for (const Prediction& p : report.predictions) {
+    const Sample& s = samples[p.sample];
+    nlohmann::json j = {{"model", s.model_id},
+                        {"configuration", configuration_label(s)},
+                        {"method", p.method},
+                        {"p50_ms", s.p50_ms},
+                        {"p95_ms", s.p95_ms}};
+    if (p.estimate) {
+      j["point_ms"] = p.estimate->point_ms;
+      j["bound_ms"] = p.estimate->bound_ms;
+    } else {
+      j["error"] = p.error;
+    }
+    predictions.push_back(std::move(j));
+  }
   nlohmann::json overall = nlohmann::json::object();
   for (const auto& [method, m] : report.overall) overall[method] = metrics_json(m);
   nlohmann::json configs = nlohmann::json::object();
   for (const auto& [config, methods] : report.by_configuration) {
     for (const auto& [method, m] : methods) configs[config][method] = metrics_json(m);
   }
-  return {{"protocol", "leave-one-model-out"},
-          {"methods", report.methods},
-          {"deadlines_ms", kDeadlinesMs},
-          {"overall", overall},
-          {"by_configuration", configs}};
+  return {{"protocol", "leave-one-model-out"}, {"methods", report.methods},
+          {"deadlines_ms", kDeadlinesMs},      {"overall", overall},
+          {"by_configuration", configs},       {"predictions", predictions}};
 }
 
 std::string format_report(const EvaluationReport& report) {

@@ -43,6 +43,7 @@ struct Metrics {
   int n = 0;            // predictions made
   int unavailable = 0;  // queries the estimator could not answer (not in the other figures)
   double median_abs_pct_error = 0;  // |point - p50| / p50, percent
+  double mean_abs_pct_error = 0;    // the same, mean (DIGA's MAPE: outliers weigh in)
   double within_10 = 0;             // share of |point - p50| / p50 <= 10%
   double within_20 = 0;
   double under_point = 0;  // share of point < p50
@@ -76,7 +77,9 @@ EvaluationReport evaluate(std::span<const Sample> samples, std::span<const Metho
 
 Metrics compute_metrics(std::span<const Sample> samples, std::span<const Prediction> predictions);
 
-nlohmann::json to_json(const EvaluationReport& report);
+// The metrics, and each prediction with its sample's model, configuration and measured p50
+// and p95 (`samples`: those evaluated).
+nlohmann::json to_json(const EvaluationReport& report, std::span<const Sample> samples);
 // The overall table, then one table per configuration.
 std::string format_report(const EvaluationReport& report);
 

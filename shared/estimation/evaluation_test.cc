@@ -84,6 +84,7 @@ TEST(Evaluation, MetricsAreDigasDefinitions) {
   EXPECT_EQ(m.n, 4);
   EXPECT_EQ(m.unavailable, 1);
   EXPECT_DOUBLE_EQ(m.median_abs_pct_error, 17.5);
+  EXPECT_DOUBLE_EQ(m.mean_abs_pct_error, 15);  // (10 + 25 + 0 + 25) / 4
   EXPECT_DOUBLE_EQ(m.within_10, 0.5);
   EXPECT_DOUBLE_EQ(m.within_20, 0.5);
   EXPECT_DOUBLE_EQ(m.under_point, 0.5);
@@ -110,9 +111,14 @@ TEST(Evaluation, AdaptationBeatsThePriorRooflineOnASystematicDeviation) {
   EXPECT_EQ(report.by_configuration.size(), 2u);
   EXPECT_TRUE(report.by_configuration.contains("test/opt/t2/b1"));
 
-  const nlohmann::json j = to_json(report);
+  const nlohmann::json j = to_json(report, samples);
   EXPECT_EQ(j["protocol"], "leave-one-model-out");
   EXPECT_EQ(j["overall"]["roofline+adapt"]["n"], 12);
+  ASSERT_EQ(j["predictions"].size(), report.predictions.size());
+  const nlohmann::json& first = j["predictions"][0];
+  EXPECT_EQ(first["model"], samples[report.predictions[0].sample].model_id);
+  EXPECT_EQ(first["p50_ms"], samples[report.predictions[0].sample].p50_ms);
+  EXPECT_TRUE(first.contains("point_ms"));
   EXPECT_NE(format_report(report).find("roofline+adapt5"), std::string::npos);
 }
 

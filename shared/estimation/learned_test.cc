@@ -23,20 +23,12 @@ std::vector<Sample> fleet(const std::vector<int>& variants) {
   const std::vector<std::pair<double, double>> devices = {{0.5, 1.2}, {1.0, 1.5}, {2.0, 1.8}};
   for (const auto& [scale, conv_factor] : devices) {
     const v1::Capability cap = device(scale, 1, true, "scale" + std::to_string(scale));
+    std::array<double, kTermCount> truth;
+    truth.fill(1.0);
+    truth[static_cast<std::size_t>(Term::kConv)] = conv_factor;
     for (int v : variants) {
       for (int batch : {1, 4}) {
-        Sample s;
-        s.model = std::make_shared<model::ModelProfile>(cnn(v));
-        s.model_id = s.model->name;
-        s.input_shape = s.model->input_shape;
-        s.capability = cap;
-        s.batch = batch;
-        DeviceCorrections c;
-        c.factors[static_cast<std::size_t>(Term::kConv)] = conv_factor;
-        s.p50_ms =
-            corrected_ms(roofline_terms(*s.model, cap.calibration(), batch), c) * std::exp(z(rng));
-        s.p95_ms = s.p50_ms * 1.05;
-        samples.push_back(s);
+        samples.push_back(testing::synthetic_sample(v, cap, batch, truth, std::exp(z(rng))));
       }
     }
   }

@@ -2,9 +2,13 @@
 
 // Synthetic models and devices for the estimation tests (test-only header).
 
+#include <array>
+#include <memory>
 #include <string>
 
 #include "schemas/fleet.pb.h"
+#include "shared/estimation/adaptation.h"
+#include "shared/estimation/samples.h"
 #include "shared/model/model_profile.h"
 
 namespace fleetml::estimation::testing {
@@ -121,6 +125,24 @@ inline v1::Capability device(double scale = 1.0, int threads = 1, bool optimized
   c.set_memory_bandwidth_gbps(10 * scale);
   c.set_op_overhead_us(10 / scale);
   return cap;
+}
+
+// A measurement of cnn(variant) on `cap` whose true time is the roofline's terms scaled by
+// `factors`, times `scatter` (p95 = 1.05 x p50): a device that deviates from its calibration
+// in a known way.
+inline Sample synthetic_sample(int variant, const v1::Capability& cap, int batch,
+                               const std::array<double, kTermCount>& factors, double scatter = 1) {
+  Sample s;
+  s.model = std::make_shared<model::ModelProfile>(cnn(variant));
+  s.model_id = s.model->name;
+  s.input_shape = s.model->input_shape;
+  s.capability = cap;
+  s.batch = batch;
+  DeviceCorrections c;
+  c.factors = factors;
+  s.p50_ms = corrected_ms(roofline_terms(*s.model, cap.calibration(), batch), c) * scatter;
+  s.p95_ms = 1.05 * s.p50_ms;
+  return s;
 }
 
 }  // namespace fleetml::estimation::testing

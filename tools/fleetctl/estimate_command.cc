@@ -152,7 +152,7 @@ int run_eval(const cli::Args& args) {
                samples.size(), methods.size());
   const EvaluationReport report = evaluate(samples, methods);
   if (args.flag("json")) {
-    std::cout << to_json(report).dump(2) << "\n";
+    std::cout << to_json(report, samples).dump(2) << "\n";
   } else {
     std::cout << format_report(report);
   }
