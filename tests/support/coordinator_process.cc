@@ -39,7 +39,20 @@ void CoordinatorProcess::start() {
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   ChildProcess::Options options;
   options.log_path = log_path();
+  const auto logged_before = std::filesystem::exists(log_path()) ? std::filesystem::file_size(log_path()) : 0;
   process_ = std::make_unique<ChildProcess>(bin_path("fleet-coordinator"), args, options);
+  // Ready once it logged "coordinator started" (subscribed): operator requests sent earlier
+  // would reach nobody.
+  const bool ready = wait_until(
+      [&] {
+        std::ifstream in(log_path());
+        in.seekg(static_cast<std::streamoff>(logged_before));
+        std::stringstream text;
+        text << in.rdbuf();
+        return text.str().find("coordinator started") != std::string::npos || !process_->running();
+      },
+      std::chrono::seconds(60), std::chrono::milliseconds(20));
+  ASSERT_TRUE(ready && process_->running()) << "fleet-coordinator did not start; log " << log_path();
 }
 
 void CoordinatorProcess::stop() {
