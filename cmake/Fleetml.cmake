@@ -33,8 +33,7 @@ function(fleetml_executable name)
   fleetml_warnings(${name})
 endfunction()
 
-# One test binary per call. Every gtest case becomes its own ctest entry; the binary sees
-# FLEETML_BIN_DIR (built executables), FLEETML_SOURCE_DIR and FLEETML_ZOO_DIR in its environment.
+# One test binary per call. Every gtest case becomes its own ctest entry.
 function(fleetml_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
   if(NOT BUILD_TESTING)
@@ -50,13 +49,9 @@ function(fleetml_test name)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gmock GTest::gtest_main)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
   fleetml_warnings(${name})
-  # gtest_discover_tests re-splits PROPERTIES on ';', so list separators inside a property
-  # value must arrive escaped.
-  set(env "FLEETML_BIN_DIR=${PROJECT_BINARY_DIR}/bin"
-          "FLEETML_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
-          "FLEETML_ZOO_DIR=${FLEETML_ZOO_DIR}")
-  list(JOIN env "\\;" env)
+  # Directories (bin, source, zoo) come compiled into tests/support (test_env.h): ctest's
+  # ENVIRONMENT cannot carry a list through gtest_discover_tests.
   gtest_discover_tests(${name}
     DISCOVERY_TIMEOUT 60
-    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT} ENVIRONMENT "${env}")
+    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
 endfunction()

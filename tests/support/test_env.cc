@@ -46,27 +46,23 @@ TestDir::~TestDir() {
 
 namespace {
 
-std::filesystem::path env_dir(const char* variable) {
+// $variable, else the value configured at build time: ctest and test discovery (which runs
+// the binary without ctest's environment) see the same directories.
+std::filesystem::path configured_dir(const char* variable, const char* configured) {
   const char* dir = std::getenv(variable);
-  if (dir == nullptr || *dir == '\0') {
-    throw Error(std::string(variable) + " is not set (run the test through ctest)");
-  }
-  return dir;
+  return (dir != nullptr && *dir != '\0') ? dir : configured;
 }
 
 }  // namespace
 
-// The source tree is known at build time, so test discovery (which runs the binary without
-// ctest's environment) can use it too.
 std::filesystem::path source_dir() {
-  const char* dir = std::getenv("FLEETML_SOURCE_DIR");
-  return (dir != nullptr && *dir != '\0') ? dir : FLEETML_DEFAULT_SOURCE_DIR;
+  return configured_dir("FLEETML_SOURCE_DIR", FLEETML_DEFAULT_SOURCE_DIR);
 }
 
-std::filesystem::path zoo_dir() { return env_dir("FLEETML_ZOO_DIR"); }
+std::filesystem::path zoo_dir() { return configured_dir("FLEETML_ZOO_DIR", FLEETML_DEFAULT_ZOO_DIR); }
 
 std::filesystem::path bin_path(std::string_view name) {
-  std::filesystem::path path = env_dir("FLEETML_BIN_DIR") / name;
+  std::filesystem::path path = configured_dir("FLEETML_BIN_DIR", FLEETML_DEFAULT_BIN_DIR) / name;
   if (!std::filesystem::exists(path)) throw Error("no such executable " + path.string());
   return path;
 }

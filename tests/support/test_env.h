@@ -29,14 +29,12 @@ class TestDir {
   std::filesystem::path path_;
 };
 
-// A built fleetml executable: $FLEETML_BIN_DIR/<name> (ctest sets FLEETML_BIN_DIR, see
-// cmake/Fleetml.cmake). Throws fleetml::Error when the variable is unset or the file is
-// missing.
+// A built fleetml executable: <bin dir>/<name>. Throws fleetml::Error when it is missing.
 std::filesystem::path bin_path(std::string_view name);
 
-// The project's source tree ($FLEETML_SOURCE_DIR) and the exported model zoo
-// ($FLEETML_ZOO_DIR), both set by ctest; the source dir falls back to the configured tree,
-// the zoo dir throws fleetml::Error when unset.
+// Directories: the project's source tree, the exported model zoo and the built executables,
+// as configured by CMake; the environment variables FLEETML_SOURCE_DIR, FLEETML_ZOO_DIR and
+// FLEETML_BIN_DIR override them.
 std::filesystem::path source_dir();
 std::filesystem::path zoo_dir();
 

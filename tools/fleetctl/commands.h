@@ -11,5 +11,9 @@ namespace fleetml::fleetctl {
 std::vector<cli::Command> characterize_commands();
 // keys init (keys_command.cc; needs fleetml_crypto).
 std::vector<cli::Command> keys_commands();
+// models add|list (models_command.cc; talks to the running coordinator).
+std::vector<cli::Command> models_commands();
+// watch, explain VID (watch_command.cc).
+std::vector<cli::Command> watch_commands();
 
 }  // namespace fleetml::fleetctl

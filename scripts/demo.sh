@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The demo command: installs what is missing, builds, exports the model zoo (cached), then runs
+# a private fleet on loopback — mosquitto on a free port, fleet-coordinator with the zoo
+# registered through fleetctl, and one fleet-vehicle per DIGA device profile running a camera
+# application with a 100 ms deadline — prints the assignment table and the explanation of
+# one choice, and stops everything. Work files go to $FLEETML_DEMO_DIR (default a temporary
+# directory, removed at the end unless FLEETML_KEEP_DEMO=1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+if [[ ${FLEETML_SKIP_SETUP:-0} != 1 ]]; then
+  bash scripts/install-deps.sh
+  bash scripts/build.sh
+  bash scripts/export-zoo.sh
+fi
+BIN=$ROOT/${FLEETML_BUILD_DIR:-build}/bin
+ZOO_DIR=${FLEETML_ZOO_DIR:-$HOME/.cache/fleetml/zoo}
+DIR=${FLEETML_DEMO_DIR:-$(mktemp -d /tmp/fleetml-demo.XXXXXX)}
+mkdir -p "$DIR"
+PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+BROKER=mqtt://127.0.0.1:$PORT
+PIDS=()
+
+say() { printf '\n== %s\n' "$*"; }
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [[ ${FLEETML_KEEP_DEMO:-0} == 1 ]]; then echo "demo files kept in $DIR"; else rm -rf "$DIR"; fi
+}
+trap cleanup EXIT
+
+say "broker: mosquitto on $BROKER (loopback only)"
+cat >"$DIR/mosquitto.conf" <<CONF
+listener $PORT 127.0.0.1
+allow_anonymous true
+persistence false
+CONF
+mosquitto -c "$DIR/mosquitto.conf" >"$DIR/mosquitto.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+  sleep 0.1
+done
+
+say "keys: release key signs manifests, coordinator key signs assignments"
+"$BIN/fleetctl" keys init "$DIR/keys"
+mkdir -p "$DIR/trust" && cp "$DIR/keys/release.pub" "$DIR/keys/coordinator.pub" "$DIR/trust/"
+
+say "coordinator (log: $DIR/coordinator.log)"
+"$BIN/fleet-coordinator" --broker "$BROKER" --data-dir "$DIR/coordinator" --keys "$DIR/keys" \
+  >"$DIR/coordinator.log" 2>&1 &
+PIDS+=($!)
+
+say "catalog: registering the image-classification zoo"
+/usr/bin/python3 -c '
+import json
+for m in json.load(open("data/zoo.json"))["models"]:
+    if m["task"] == "image-classification":
+        print(m["id"], m["task"], m["top1"], "x".join(map(str, m["input_shape"])))' |
+  while read -r id task top1 shape; do
+    "$BIN/fleetctl" models add "$ZOO_DIR/$id.pt" --id "$id" --task "$task" --top1 "$top1" \
+      --input "$shape" --broker "$BROKER" 2>/dev/null
+  done
+"$BIN/fleetctl" models list --broker "$BROKER"
+
+say "vehicles: one per DIGA device profile, application cam (100 ms deadline, 5 Hz)"
+VEHICLES=()
+for profile in pc-i9 rpi4 rpi5 jetson-nano-cpu; do
+  vid=demo-$profile
+  VEHICLES+=("$vid")
+  "$BIN/fleet-vehicle" run --id "$vid" --broker "$BROKER" --trust "$DIR/trust" \
+    --data-dir "$DIR/vehicles/$vid" --profile "simulation/profiles/$profile.json" \
+    --app cam:100:5:1 >"$DIR/$vid.log" 2>&1 &
+  PIDS+=($!)
+done
+
+say "waiting for every vehicle's assignment"
+for vid in "${VEHICLES[@]}"; do
+  for _ in $(seq 120); do
+    "$BIN/fleetctl" explain "$vid" --broker "$BROKER" --timeout 1 >/dev/null 2>&1 && break
+    sleep 1
+  done
+done
+sleep "${FLEETML_DEMO_SETTLE_S:-20}"  # let vehicles download, verify, install and report
+
+say "assignment table (fleetctl watch --once)"
+"$BIN/fleetctl" watch --once --broker "$BROKER"
+say "why the Raspberry Pi 4 got its model (fleetctl explain demo-rpi4)"
+"$BIN/fleetctl" explain demo-rpi4 --broker "$BROKER"
+say "done; stopping the fleet"

@@ -1,0 +1,212 @@
+// The end-to-end assignment loop of issue 3 against a real mosquitto and a real
+// fleet-coordinator process: capabilities in, signed retained assignments and ops events out.
+//
+// The vehicles here are test publishers that send what `fleet-vehicle --profile` sends: the
+// DIGA profile's nominal specs and the calibration the simulator's device model produces (a
+// stand-in for the Raspberry Pi and the i9 PC, which are not on this machine).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "schemas/fleet.pb.h"
+#include "shared/crypto/envelope.h"
+#include "shared/crypto/key_dir.h"
+#include "shared/messages/topics.h"
+#include "simulation/device/device_profile.h"
+#include "simulation/device/simulated_device.h"
+#include "tests/support/coordinator_process.h"
+#include "tests/support/mosquitto_broker.h"
+#include "tests/support/mqtt_probe.h"
+#include "tests/support/test_env.h"
+
+namespace fleetml {
+namespace {
+
+using namespace std::chrono_literals;
+
+const messages::Topics kTopics;
+// Four models spanning 0.1 to 8 GFLOPs, all for image classification.
+const std::vector<std::string> kModels = {"mobilenet_v3_small", "mobilenet_v2", "resnet18",
+                                          "resnet50"};
+
+v1::Capability capability(const std::string& vehicle, const std::string& profile_name,
+                          double deadline_ms, std::uint64_t seq = 1) {
+  const auto profile =
+      sim::load_device_profile(test::source_dir() / "simulation/profiles" / (profile_name + ".json"));
+  const sim::SimulatedDevice device(profile);
+  sim::Rng rng(7);
+  v1::Capability cap;
+  cap.set_vehicle_id(vehicle);
+  cap.set_seq(seq);
+  cap.set_sent_unix_ms(1);
+  *cap.mutable_device() = device.device();
+  *cap.mutable_calibration() = device.calibration(rng);
+  cap.mutable_link()->set_network_type(profile.network_type);
+  cap.mutable_link()->set_nominal_downlink_kbps(profile.nominal_downlink_kbps);
+  auto* app = cap.add_applications();
+  app->set_id("cam");
+  app->set_task("image-classification");
+  for (int d : {1, 3, 224, 224}) app->add_input_shape(d);
+  app->set_batch(1);
+  app->set_deadline_ms(deadline_ms);
+  app->set_rate_hz(5);
+  app->set_download_budget_s(3600);
+  return cap;
+}
+
+class CoordinatorLoop : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    coordinator_.start();
+    for (const auto& id : kModels) coordinator_.register_zoo_model(id);
+  }
+  void TearDown() override { coordinator_.stop(); }
+
+  void publish_capability(const v1::Capability& cap) {
+    probe_.client().publish_wait(
+        {kTopics.capability(cap.vehicle_id()), cap.SerializeAsString(), 1, true, {}, {}});
+  }
+
+  // The retained assignment of `vehicle`, verified with the coordinator's public key, once it
+  // satisfies `match`.
+  v1::AssignmentBody assignment(const std::string& vehicle,
+                                const std::function<bool(const v1::AssignmentBody&)>& match =
+                                    nullptr) {
+    std::optional<v1::AssignmentBody> found;
+    probe_.wait_for_retained(kTopics.assignment(vehicle), 60s, [&](const transport::Message& m) {
+      v1::Assignment signed_;
+      if (!signed_.ParseFromString(m.payload)) return false;
+      auto verdict = crypto::verify_assignment(signed_, keys_.coordinator);
+      if (!verdict.ok() || (match && !match(verdict.body))) return false;
+      found = verdict.body;
+      return true;
+    });
+    if (!found) ADD_FAILURE() << "no (matching) retained assignment for " << vehicle;
+    return found.value_or(v1::AssignmentBody{});
+  }
+
+  std::optional<nlohmann::json> event(const std::string& type, const std::string& vehicle) {
+    auto m = probe_.wait_for(kTopics.events(), 30s, [&](const transport::Message& m) {
+      const auto e = nlohmann::json::parse(m.payload, nullptr, false);
+      return e.is_object() && e.value("type", "") == type && e.value("vehicle", "") == vehicle;
+    });
+    if (!m) return std::nullopt;
+    return nlohmann::json::parse(m->payload);
+  }
+
+  test::TestDir dir_;
+  test::MosquittoBroker broker_;
+  test::CoordinatorProcess coordinator_{broker_.uri(), dir_.path()};
+  test::MqttProbe probe_{broker_.uri(), {kTopics.events()}};
+  crypto::TrustedKeys keys_ = crypto::load_trusted_keys(coordinator_.trust_dir());
+};
+
+double flops_of(const std::string& model_id) {
+  std::ifstream in(test::zoo_dir() / (model_id + ".profile.json"));
+  const auto profile = nlohmann::json::parse(in);
+  return profile.at("flops").get<double>();
+}
+
+TEST_F(CoordinatorLoop, EachVehicleGetsARetainedSignedAssignmentAndTheRpi4ACheaperModel) {
+  publish_capability(capability("pc-1", "pc-i9", 100));
+  publish_capability(capability("pi-1", "rpi4", 100));
+  const auto pc = assignment("pc-1");
+  const auto pi = assignment("pi-1");
+  ASSERT_EQ(pc.applications_size(), 1);
+  ASSERT_EQ(pi.applications_size(), 1);
+  const auto& pc_app = pc.applications(0);
+  const auto& pi_app = pi.applications(0);
+  ASSERT_FALSE(pc_app.model_id().empty()) << pc_app.reason();
+  ASSERT_FALSE(pi_app.model_id().empty()) << pi_app.reason();
+  EXPECT_LT(flops_of(pi_app.model_id()), flops_of(pc_app.model_id()))
+      << "rpi4 got " << pi_app.model_id() << ", pc-i9 got " << pc_app.model_id();
+  for (const auto* app : {&pc_app, &pi_app}) {
+    EXPECT_LE(app->predicted_bound_ms(), 100);
+    EXPECT_GE(app->predicted_bound_ms(), app->predicted_point_ms());
+    EXPECT_GT(app->predicted_download_s(), 0);
+    EXPECT_FALSE(app->estimator().empty());
+  }
+  // Every model not chosen is explained.
+  EXPECT_EQ(pi_app.rejected_size(), static_cast<int>(kModels.size()) - 1);
+  // The JSON twin is retained too, for any MQTT client.
+  const auto json = probe_.wait_for_retained(kTopics.assignment_json("pi-1"), 10s);
+  ASSERT_TRUE(json);
+  EXPECT_EQ(nlohmann::json::parse(json->payload)["applications"][0]["model_id"],
+            pi_app.model_id());
+  // And an operator can ask why.
+  const std::string why = coordinator_.fleetctl({"explain", "pi-1"});
+  EXPECT_NE(why.find("chosen: " + pi_app.model_id()), std::string::npos) << why;
+  EXPECT_NE(why.find(pi_app.rejected(0).reason()), std::string::npos) << why;
+}
+
+TEST_F(CoordinatorLoop, ADeadlineNoModelMeetsYieldsNoneFeasibleWithReasons) {
+  publish_capability(capability("pi-2", "rpi4", 0.5));
+  const auto body = assignment("pi-2");
+  ASSERT_EQ(body.applications_size(), 1);
+  const auto& app = body.applications(0);
+  EXPECT_TRUE(app.model_id().empty());
+  EXPECT_NE(app.reason().find("none feasible"), std::string::npos) << app.reason();
+  ASSERT_EQ(app.rejected_size(), static_cast<int>(kModels.size()));
+  for (const auto& r : app.rejected()) {
+    EXPECT_EQ(r.code(), "deadline") << r.model_id() << ": " << r.reason();
+    EXPECT_GT(r.predicted_bound_ms(), 0.5);
+  }
+}
+
+TEST_F(CoordinatorLoop, MalformedCapabilitiesAreRejectedWithAnEventAndServiceGoesOn) {
+  probe_.client().publish_wait({kTopics.capability("bad-1"), "not a protobuf \xff", 1, false, {}, {}});
+  auto nan = capability("bad-2", "rpi4", 100);
+  nan.mutable_device()->set_ram_gb(std::nan(""));
+  publish_capability(nan);
+  auto wrong_id = capability("someone-else", "rpi4", 100);
+  probe_.client().publish_wait(
+      {kTopics.capability("bad-3"), wrong_id.SerializeAsString(), 1, false, {}, {}});
+
+  for (const char* vehicle : {"bad-1", "bad-2", "bad-3"}) {
+    const auto e = event("rejected_input", vehicle);
+    ASSERT_TRUE(e) << "no rejected_input event for " << vehicle;
+    EXPECT_FALSE(e->at("detail").value("reason", "").empty()) << e->dump();
+  }
+  // Still serving.
+  publish_capability(capability("pi-3", "rpi4", 100));
+  EXPECT_FALSE(assignment("pi-3").applications(0).model_id().empty());
+  EXPECT_TRUE(coordinator_.running());
+}
+
+TEST_F(CoordinatorLoop, ARestartKeepsStateAndRepublishesNothingWrong) {
+  publish_capability(capability("pi-4", "rpi4", 100));
+  const auto before = assignment("pi-4");
+  coordinator_.stop();
+
+  test::MqttProbe watcher(broker_.uri(), {kTopics.assignment("pi-4")});
+  watcher.wait_for_count(1, 5s);  // the retained one
+  watcher.clear();
+  coordinator_.start();
+  // The catalog survived: models list answers from the database.
+  const auto list = nlohmann::json::parse(coordinator_.fleetctl({"models", "list", "--json"}));
+  EXPECT_EQ(list.size(), kModels.size());
+  // Nothing changed, so whatever the restarted coordinator republishes is the same signed
+  // assignment (same seq and body), never a new sequence with other choices.
+  std::this_thread::sleep_for(2s);
+  for (const auto& m : watcher.messages()) {
+    v1::Assignment signed_;
+    ASSERT_TRUE(signed_.ParseFromString(m.payload));
+    const auto verdict = crypto::verify_assignment(signed_, keys_.coordinator);
+    ASSERT_TRUE(verdict.ok());
+    EXPECT_EQ(verdict.body.seq(), before.seq());
+    EXPECT_EQ(verdict.body.applications(0).model_id(), before.applications(0).model_id());
+  }
+  // State kept: a new capability is planned with a higher sequence, not from 1 again.
+  publish_capability(capability("pi-4", "rpi4", 0.5, /*seq=*/2));
+  const auto after = assignment("pi-4", [&](const v1::AssignmentBody& b) {
+    return b.seq() > before.seq();
+  });
+  EXPECT_TRUE(after.applications(0).model_id().empty());
+}
+
+}  // namespace
+}  // namespace fleetml
