@@ -13,6 +13,8 @@ std::vector<cli::Command> characterize_commands();
 std::vector<cli::Command> keys_commands();
 // models add|list (models_command.cc; talks to the running coordinator).
 std::vector<cli::Command> models_commands();
+// estimate, eval-estimators (estimate_command.cc; needs fleetml_estimation and its llm plugin).
+std::vector<cli::Command> estimate_commands();
 // watch, explain VID (watch_command.cc).
 std::vector<cli::Command> watch_commands();
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "shared/common/error.h"
+#include "shared/common/file.h"
 #include "shared/common/log.h"
 #include "shared/crypto/hex.h"
 #include "shared/crypto/reasons.h"
@@ -83,6 +84,7 @@ void Agent::start() {
         if (!parsed || parsed->kind != messages::TopicKind::kManifest) return;
         scheduler_.post([this, id = parsed->id, payload = m.payload] { on_manifest(id, payload); });
       });
+  resume_from_disk();
   client_->connect();
   last_tick_ = last_link_report_ = clock_.now();
   scheduler_.post_after(kTick, [this] { tick(); });
@@ -113,6 +115,26 @@ void Agent::stop(std::chrono::milliseconds timeout) {
   client_->disconnect(timeout);
 }
 
+void Agent::resume_from_disk() {
+  // A resumed persistent session does not replay retained messages, so after a restart the
+  // broker would not send the assignment and manifests again: the agent kept them. They are
+  // verified again like anything received (the assignment's seq equals the accepted one:
+  // already applied, which resumes an interrupted download).
+  std::error_code ec;
+  for (const fs::directory_entry& e : fs::directory_iterator(manifest_dir(), ec)) {
+    v1::Manifest manifest;
+    if (e.path().extension() == ".pb" && manifest.ParseFromString(file::read(e.path()))) {
+      manifests_[e.path().stem().string()] = std::move(manifest);
+    }
+  }
+  if (fs::exists(assignment_file())) {
+    scheduler_.post([this, payload = file::read(assignment_file())] { on_assignment(payload); });
+  }
+}
+
+fs::path Agent::assignment_file() const { return config_.data_dir / "assignment.pb"; }
+fs::path Agent::manifest_dir() const { return config_.data_dir / "manifests"; }
+
 // --- inbound -----------------------------------------------------------------------------
 
 void Agent::on_connected() {
@@ -139,6 +161,7 @@ void Agent::on_assignment(const std::string& payload) {
   }
   if (!verdict.already_applied) {
     installer_.set_assignment_seq(verdict.body.seq());
+    file::write_atomic(assignment_file(), payload);
     log::info(kLog, "assignment accepted",
               {{"vehicle", config_.vehicle_id}, {"seq", verdict.body.seq()}});
   }
@@ -304,6 +327,9 @@ void Agent::start_job(const v1::AppAssignment& app, const v1::ManifestBody& mani
   job.applications.insert(app.application_id());
   job.assignment_seq = assignment_->seq();
   job.sink = platform_.open_sink(config_.data_dir / "downloads");
+  fs::create_directories(manifest_dir());
+  file::write_atomic(manifest_dir() / (manifest.model_id() + ".pb"),
+                     manifests_.at(manifest.model_id()).SerializeAsString());
   job.download =
       std::make_unique<delivery::Download>(manifest, *job.sink, clock_, config_.download);
   log::info(kLog, "download started",

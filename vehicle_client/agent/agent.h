@@ -73,6 +73,11 @@ class Agent {
     v1::TransferState::Phase phase = v1::TransferState::DOWNLOADING;
   };
 
+  // Queues the assignment and manifests kept from the last run (scheduler thread).
+  void resume_from_disk();
+  std::filesystem::path assignment_file() const;
+  std::filesystem::path manifest_dir() const;
+
   // Handlers (scheduler thread).
   void on_connected();
   void on_assignment(const std::string& payload);

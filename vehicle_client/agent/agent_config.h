@@ -17,7 +17,9 @@ namespace fleetml::vehicle {
 struct AgentConfig {
   std::string vehicle_id;
   // Holds the model store (delivery::Installer: models/, state.json), partial downloads
-  // (downloads/) and the agent's own state (vehicle.json: seq reservation, measurements).
+  // (downloads/) and the agent's own state (vehicle.json: seq reservation, measurements;
+  // assignment.pb and manifests/: the last accepted assignment and the manifests of its
+  // downloads, as received).
   std::filesystem::path data_dir;
   std::vector<v1::Application> applications;
   std::string network_type;            // Link.network_type, e.g. "4G"

@@ -1,0 +1,39 @@
+#include "bench/bench_fleet.h"
+
+#include "shared/crypto/key_dir.h"
+
+namespace fleetml::bench {
+
+BenchCoordinator::BenchCoordinator(const std::string& broker_uri, const std::filesystem::path& dir)
+    : latency_(coordinator::LatencyServiceOptions{}, {}) {
+  crypto::init_keys(dir / "keys");
+  coordinator::CoordinatorOptions options;
+  options.mqtt.broker_uri = broker_uri;
+  options.mqtt.client_id = "bench-coordinator";
+  options.mqtt.clean_start = true;
+  options.data_dir = dir / "data";
+  options.keys_dir = dir / "keys";
+  std::filesystem::create_directories(options.data_dir);
+  coordinator_ = std::make_unique<coordinator::Coordinator>(options, SystemClock::instance(),
+                                                            latency_);
+  coordinator_->start();
+}
+
+BenchCoordinator::~BenchCoordinator() { coordinator_->stop(); }
+
+std::unique_ptr<transport::MqttClient> bench_client(const std::string& broker_uri,
+                                                    const std::string& id) {
+  transport::ClientOptions options;
+  options.broker_uri = broker_uri;
+  options.client_id = id;
+  options.clean_start = true;
+  options.session_expiry = std::chrono::seconds(0);
+  options.max_buffered = 1'000'000;
+  return std::make_unique<transport::MqttClient>(options);
+}
+
+double mb_per_s(double bytes, std::chrono::steady_clock::duration elapsed) {
+  return bytes / 1e6 / std::chrono::duration<double>(elapsed).count();
+}
+
+}  // namespace fleetml::bench

@@ -1,0 +1,171 @@
+// Coordinator ingest: capability updates from a fleet, validated, stored (SQLite, batched
+// transactions) and re-planned, against the raw rate of the same broker delivering the same
+// messages to a plain subscriber (same run, same publisher).
+//
+//   build/bin/fleetml-ingest-bench [--vehicles 500] [--updates 4]
+//
+// Prints raw msgs/s, coordinator msgs/s (until every update is stored and the planner is
+// idle) and the ratio.
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "bench/bench_fleet.h"
+#include "shared/common/cli.h"
+#include "shared/messages/topics.h"
+#include "simulation/device/device_profile.h"
+#include "simulation/device/simulated_device.h"
+#include "tests/support/mosquitto_broker.h"
+
+namespace fleetml::bench {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+const messages::Topics kTopics;
+
+std::vector<std::pair<std::string, std::string>> updates(const std::filesystem::path& profiles,
+                                                         int vehicles, int rounds) {
+  const char* names[] = {"rpi4", "rpi5", "jetson-nano-cpu", "pc-i9"};
+  std::vector<sim::SimulatedDevice> devices;
+  for (const char* n : names) {
+    devices.emplace_back(sim::load_device_profile(profiles / (std::string(n) + ".json")));
+  }
+  sim::Rng rng(1);
+  std::vector<std::pair<std::string, std::string>> out;
+  for (int round = 1; round <= rounds; ++round) {
+    for (int v = 0; v < vehicles; ++v) {
+      const auto& device = devices[v % devices.size()];
+      v1::Capability cap;
+      cap.set_vehicle_id("v" + std::to_string(v));
+      cap.set_seq(round);
+      cap.set_sent_unix_ms(1);
+      *cap.mutable_device() = device.device();
+      *cap.mutable_calibration() = device.calibration(rng);  // jitter: a fresh calibration
+      cap.mutable_link()->set_nominal_downlink_kbps(device.profile().nominal_downlink_kbps);
+      cap.mutable_link()->set_network_type("4G");
+      auto* app = cap.add_applications();
+      app->set_id("cam");
+      app->set_task("image-classification");
+      for (int d : {1, 3, 224, 224}) app->add_input_shape(d);
+      app->set_batch(1);
+      app->set_deadline_ms(100);
+      app->set_rate_hz(5);
+      app->set_download_budget_s(600);
+      out.emplace_back(kTopics.capability(cap.vehicle_id()), cap.SerializeAsString());
+    }
+  }
+  return out;
+}
+
+SteadyClock::duration raw_rate(const std::string& uri,
+                               const std::vector<std::pair<std::string, std::string>>& messages) {
+  auto sender = bench_client(uri, "raw-sender");
+  auto receiver = bench_client(uri, "raw-receiver");
+  std::mutex mutex;
+  std::condition_variable done;
+  std::size_t received = 0;
+  receiver->subscribe("raw/#", 1, [&](const transport::Message&) {
+    std::lock_guard lock(mutex);
+    if (++received == messages.size()) done.notify_all();
+  });
+  transport::MqttClient::connect_all({sender.get(), receiver.get()});
+  const auto start = SteadyClock::now();
+  for (const auto& [topic, payload] : messages) sender->publish("raw/" + topic, payload, 1);
+  std::unique_lock lock(mutex);
+  done.wait(lock, [&] { return received == messages.size(); });
+  return SteadyClock::now() - start;
+}
+
+SteadyClock::duration coordinator_rate(
+    const std::string& uri, coordinator::Coordinator& coordinator,
+    const std::vector<std::pair<std::string, std::string>>& messages) {
+  auto sender = bench_client(uri, "fleet-sender");
+  sender->connect();
+  const auto before = coordinator.stats();
+  const auto start = SteadyClock::now();
+  for (const auto& [topic, payload] : messages) sender->publish(topic, payload, 1);
+  auto handled = [&] {
+    const auto s = coordinator.stats();
+    return s.ingested + s.stale + s.rejected - before.ingested - before.stale - before.rejected;
+  };
+  while (handled() < messages.size()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  // Then until the planner went through what the last updates marked dirty: no new plans for
+  // a quiet period, which is not counted.
+  constexpr auto kQuiet = std::chrono::milliseconds(300);
+  auto last_plans = coordinator.stats().plans;
+  auto last_change = SteadyClock::now();
+  while (SteadyClock::now() - last_change < kQuiet) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const auto plans = coordinator.stats().plans;
+    if (plans != last_plans) {
+      last_plans = plans;
+      last_change = SteadyClock::now();
+    }
+  }
+  const auto s = coordinator.stats();
+  std::fprintf(stderr, "ingest-bench: ingested %llu, rejected %llu, plans %llu, published %llu\n",
+               static_cast<unsigned long long>(s.ingested - before.ingested),
+               static_cast<unsigned long long>(s.rejected - before.rejected),
+               static_cast<unsigned long long>(s.plans - before.plans),
+               static_cast<unsigned long long>(s.published - before.published));
+  return last_change - start;
+}
+
+int run(const cli::Args& args) {
+  const int vehicles = static_cast<int>(args.integer("vehicles"));
+  const int rounds = static_cast<int>(args.integer("updates"));
+  const std::filesystem::path zoo = args.str("zoo");
+  const std::filesystem::path source = args.str("source");
+  char dir_template[] = "/tmp/fleetml-ingest-bench.XXXXXX";
+  const std::filesystem::path dir = mkdtemp(dir_template);
+
+  test::MosquittoBroker broker;
+  BenchCoordinator coordinator(broker.uri(), dir);
+  for (const char* model : {"mobilenet_v3_small", "mobilenet_v2", "resnet18", "resnet50"}) {
+    std::fprintf(stderr, "ingest-bench: registering %s\n", model);
+    coordinator.get().catalog().add(zoo / (std::string(model) + ".pt"),
+                                    {model, "image-classification", 0.7, {1, 3, 224, 224}});
+  }
+  const auto warmup = updates(source / "simulation/profiles", vehicles, 1);
+  const auto messages = updates(source / "simulation/profiles", vehicles, rounds + 1);
+  const std::vector<std::pair<std::string, std::string>> measured(
+      messages.begin() + static_cast<std::ptrdiff_t>(warmup.size()), messages.end());
+  std::fprintf(stderr, "ingest-bench: first capabilities of %d vehicles (not timed)\n", vehicles);
+  coordinator_rate(broker.uri(), coordinator.get(), warmup);
+  std::fprintf(stderr, "ingest-bench: raw broker, %zu messages\n", measured.size());
+  const auto raw = raw_rate(broker.uri(), measured);
+  std::fprintf(stderr, "ingest-bench: coordinator, %zu capability updates\n", measured.size());
+  const auto ingest = coordinator_rate(broker.uri(), coordinator.get(), measured);
+
+  const double n = static_cast<double>(measured.size());
+  const double raw_per_s = n / std::chrono::duration<double>(raw).count();
+  const double ingest_per_s = n / std::chrono::duration<double>(ingest).count();
+  std::printf("%d vehicles x %d capability updates (%.0f bytes each)\n", vehicles, rounds,
+              static_cast<double>(measured.front().second.size()));
+  std::printf("%-36s %12s %8s\n", "run", "msgs/s", "vs raw");
+  std::printf("%-36s %12.0f %8.2f\n", "raw broker (plain subscriber)", raw_per_s, 1.0);
+  std::printf("%-36s %12.0f %8.2f\n", "coordinator (store + re-plan)", ingest_per_s,
+              ingest_per_s / raw_per_s);
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+
+}  // namespace
+}  // namespace fleetml::bench
+
+int main(int argc, char** argv) {
+  using namespace fleetml;
+  cli::Command command;
+  command.summary = "coordinator ingest rate vs the raw broker rate";
+  command.declare = [](cli::Parser& p) {
+    p.option("vehicles", "N", "vehicles sending capability updates", "500");
+    p.option("updates", "U", "timed updates per vehicle (after one untimed first)", "4");
+    const char* home = std::getenv("HOME");
+    p.option("zoo", "DIR", "exported zoo", std::string(home ? home : ".") + "/.cache/fleetml/zoo");
+    p.option("source", "DIR", "fleetml source tree (device profiles)", FLEETML_SOURCE_DIR);
+  };
+  command.run = bench::run;
+  return cli::run_program("fleetml-ingest-bench", "coordinator ingest vs the raw broker",
+                          {command}, argc, argv);
+}

@@ -1,0 +1,205 @@
+#include "shared/estimation/roofline.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "shared/estimation/adaptation.h"
+#include "shared/estimation/stats.h"
+#include "shared/model/calibration_kernels.h"
+
+namespace fleetml::estimation {
+namespace {
+
+namespace op = model::op;
+namespace k = model::calibration_kernels;
+
+// Reduction depths of the calibration's depthwise and dense 3x3 kernels: the two ends of the
+// rate interpolation for grouped convolutions.
+constexpr double kDepthwiseReduction = 9;
+constexpr double kDenseReduction = k::kConvChannels * 9;
+
+enum class Kind { kConv, kPointwise, kGrouped, kDepthwise, kLinear, kMatmul, kMemory, kDataFree };
+
+Kind kind_of(const model::Layer& l) {
+  if (l.op == op::kDepthwiseConv) return Kind::kDepthwise;
+  if (l.op == op::kConv) {
+    if (l.groups > 1) return l.groups == l.in_channels ? Kind::kDepthwise : Kind::kGrouped;
+    return l.kernel_h * l.kernel_w == 1 ? Kind::kPointwise : Kind::kConv;
+  }
+  if (l.op == op::kLinear) return Kind::kLinear;
+  if (l.op == op::kMatmul) return Kind::kMatmul;
+  if (l.op == op::kReshape || l.bytes_moved == 0) return Kind::kDataFree;
+  return Kind::kMemory;
+}
+
+bool is_conv(Kind kind) {
+  return kind == Kind::kConv || kind == Kind::kPointwise || kind == Kind::kGrouped ||
+         kind == Kind::kDepthwise;
+}
+
+double positive_rate(double v, const char* name) {
+  if (!(v > 0) || !std::isfinite(v)) {
+    throw Error(std::string("roofline: calibration ") + name + " must be > 0, got " +
+                std::to_string(v));
+  }
+  return v;
+}
+
+struct Rates {
+  double conv, pointwise, depthwise, linear, gemm, bandwidth, overhead_s;
+};
+
+Rates rates_of(const v1::Calibration& c) {
+  return {positive_rate(c.conv_gflops(), "conv_gflops") * 1e9,
+          positive_rate(c.pointwise_conv_gflops(), "pointwise_conv_gflops") * 1e9,
+          positive_rate(c.depthwise_conv_gflops(), "depthwise_conv_gflops") * 1e9,
+          positive_rate(c.linear_gflops(), "linear_gflops") * 1e9,
+          positive_rate(c.gemm_gflops(), "gemm_gflops") * 1e9,
+          positive_rate(c.memory_bandwidth_gbps(), "memory_bandwidth_gbps") * 1e9,
+          positive_rate(c.op_overhead_us(), "op_overhead_us") * 1e-6};
+}
+
+// Grouped convolutions: between depthwise (K = 9) and dense (K = 576) in log rate over log K.
+double grouped_rate(const model::Layer& l, const Rates& r) {
+  const double groups = static_cast<double>(std::max<std::int64_t>(l.groups, 1));
+  const double reduction = static_cast<double>(std::max<std::int64_t>(l.in_channels, 1)) / groups *
+                           static_cast<double>(std::max<std::int64_t>(l.kernel_h, 1)) *
+                           static_cast<double>(std::max<std::int64_t>(l.kernel_w, 1));
+  const double f = std::clamp(
+      std::log(reduction / kDepthwiseReduction) / std::log(kDenseReduction / kDepthwiseReduction),
+      0.0, 1.0);
+  return std::exp(std::log(r.depthwise) + f * (std::log(r.conv) - std::log(r.depthwise)));
+}
+
+}  // namespace
+
+std::string_view term_name(Term term) {
+  switch (term) {
+    case Term::kConv:
+      return "conv";
+    case Term::kPointwise:
+      return "pointwise";
+    case Term::kDepthwise:
+      return "depthwise";
+    case Term::kLinear:
+      return "linear";
+    case Term::kMemory:
+      return "memory";
+    case Term::kOpOverhead:
+      return "op_overhead";
+    case Term::kCallOverhead:
+      return "call_overhead";
+  }
+  return "?";
+}
+
+double RooflineTerms::total_ms() const {
+  double sum = 0;
+  for (double v : ms) sum += v;
+  return sum;
+}
+
+RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Calibration& c, int batch,
+                             const RooflineOptions& options) {
+  check_batch("roofline", batch);
+  const Rates r = rates_of(c);
+  const double b = batch;
+  RooflineTerms t;
+  bool after_conv = false;  // the previous costed layer was a conv (or a BN folded into one)
+  for (const model::Layer& l : model.layers) {
+    const Kind kind = kind_of(l);
+    if (c.optimized() && after_conv && (l.op == op::kBatchNorm || l.op == op::kActivation)) {
+      ++t.fused;
+      after_conv = l.op == op::kBatchNorm;  // conv -> BN -> activation fuses both
+      continue;
+    }
+    after_conv = is_conv(kind);
+    ++t.ops;
+    t[Term::kOpOverhead] += r.overhead_s * 1e3;
+    if (kind == Kind::kDataFree) continue;
+
+    const auto weights = static_cast<double>(l.param_bytes);
+    const double activations = std::max(0.0, static_cast<double>(l.bytes_moved) - weights);
+    // A linear layer's weight streaming is what linear_gflops measured: only its activations
+    // count against the bandwidth.
+    const double memory_s =
+        (activations * b + (kind == Kind::kLinear ? 0.0 : weights)) / r.bandwidth;
+    const double flops = 2.0 * static_cast<double>(l.macs);
+    double compute_s = 0;
+    Term term = Term::kMemory;
+    switch (kind) {
+      case Kind::kConv:
+        compute_s = flops * b / r.conv, term = Term::kConv;
+        break;
+      case Kind::kGrouped:
+        compute_s = flops * b / grouped_rate(l, r), term = Term::kConv;
+        break;
+      case Kind::kMatmul:
+        compute_s = flops * b / r.gemm, term = Term::kConv;
+        break;
+      case Kind::kPointwise:
+        compute_s = flops * b / r.pointwise, term = Term::kPointwise;
+        break;
+      case Kind::kDepthwise:
+        compute_s = flops * b / r.depthwise, term = Term::kDepthwise;
+        break;
+      case Kind::kLinear:
+        compute_s = std::max(flops / r.linear, flops * b / r.gemm), term = Term::kLinear;
+        break;
+      case Kind::kMemory:
+      case Kind::kDataFree:
+        break;
+    }
+    if (compute_s >= memory_s) {
+      t[term] += compute_s * 1e3;
+    } else {
+      t[Term::kMemory] += memory_s * 1e3;
+    }
+  }
+  t[Term::kCallOverhead] = options.call_overhead_ops * r.overhead_s * 1e3;
+  return t;
+}
+
+double bound_log_margin(double residual_ss, int residuals, const RooflineOptions& options) {
+  const double dof = options.prior_weight + residuals;
+  const double s = std::sqrt(
+      (options.prior_weight * options.prior_sigma * options.prior_sigma + residual_ss) / dof);
+  return student_t_quantile(options.quantile, dof) * s;
+}
+
+RooflineEstimator::RooflineEstimator(std::shared_ptr<const CorrectionTable> corrections,
+                                     RooflineOptions options)
+    : corrections_(std::move(corrections)), options_(options) {}
+
+Estimate RooflineEstimator::estimate(const Query& query) const {
+  const DeviceCorrections* c =
+      corrections_ ? corrections_->find(device_key(query.capability)) : nullptr;
+  return estimate_with(query, c);
+}
+
+Estimate RooflineEstimator::estimate_with(const Query& query,
+                                          const DeviceCorrections* corrections) const {
+  const RooflineTerms terms =
+      roofline_terms(query.model, query.capability.calibration(), query.batch, options_);
+  double point = terms.total_ms();
+  double margin = bound_log_margin(0, 0, options_);
+  char basis[256];
+  if (corrections) {
+    point = corrected_ms(terms, *corrections);
+    margin = bound_log_margin(corrections->residual_ss, corrections->residuals, options_);
+    std::snprintf(basis, sizeof basis,
+                  "%d ops (%d fused) against the calibration, adapted to %d measurements of %d "
+                  "models on this device kind (held-out error %.0f%% rms)",
+                  terms.ops, terms.fused, corrections->samples, corrections->models,
+                  100 * corrections->point_rms);
+  } else {
+    std::snprintf(basis, sizeof basis,
+                  "%d ops (%d fused) against the calibration; no measurements on this device "
+                  "kind, prior bound",
+                  terms.ops, terms.fused);
+  }
+  return {point, point * std::exp(margin), name(), basis};
+}
+
+}  // namespace fleetml::estimation

@@ -1,0 +1,96 @@
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <memory>
+#include <string_view>
+
+#include "shared/estimation/estimator.h"
+
+namespace fleetml::estimation {
+
+class CorrectionTable;
+struct DeviceCorrections;
+
+// The parts a roofline prediction is the sum of; per-device adaptation scales each by its own
+// factor (adaptation.h).
+enum class Term : std::size_t {
+  kConv,          // dense k x k and grouped convolutions, weightless matmul (compute-bound)
+  kPointwise,     // dense 1 x 1 convolutions (compute-bound)
+  kDepthwise,     // depthwise convolutions (compute-bound)
+  kLinear,        // fully connected layers (weight streaming at batch 1, GEMM at large batch)
+  kMemory,        // memory-bound work: BN, activations, adds, pools, concat, memory-bound convs
+  kOpOverhead,    // dispatch cost of every operator call
+  kCallOverhead,  // fixed cost of one forward() call
+};
+inline constexpr std::size_t kTermCount = 7;
+std::string_view term_name(Term term);  // "conv", "pointwise", ..., "call_overhead"
+
+// One forward() call's predicted time, split by Term, in ms.
+struct RooflineTerms {
+  std::array<double, kTermCount> ms{};
+  int ops = 0;    // operator calls costed
+  int fused = 0;  // BN/activation folded into the preceding convolution (optimized mode)
+
+  double total_ms() const;
+  double& operator[](Term t) { return ms[static_cast<std::size_t>(t)]; }
+  double operator[](Term t) const { return ms[static_cast<std::size_t>(t)]; }
+};
+
+// Fixed a priori (docs/estimation.md gives the reasoning); nothing here is fitted.
+struct RooflineOptions {
+  // A forward() call (interpreter entry, input and output handling) costs as much as this
+  // many operator dispatches of the calibration's op_overhead_us.
+  double call_overhead_ops = 50;
+  // The bound: point x exp(t(quantile, dof) x s) with s the root mean square of log(p95 /
+  // point) over the device's leave-one-model-out residuals and `prior_weight`
+  // pseudo-residuals of size `prior_sigma` (dof = prior_weight + residuals). Without
+  // measurements s = prior_sigma: the calibration gives the device's rate for every op kind,
+  // so what remains is layer geometry, fusion and overheads, taken as ~25% (log sd) a priori.
+  double prior_sigma = 0.25;
+  double prior_weight = 3;
+  double quantile = 0.95;
+};
+
+// Per-layer roofline of `model` on a device with calibration `c` (rates measured in the
+// configuration the model runs in: threads and mode) for one call on `batch` samples:
+//  - compute: 2 x MACs x batch / rate of the layer's kind: conv_gflops (dense k x k),
+//    pointwise_conv_gflops (1 x 1), depthwise_conv_gflops, grouped convs at a rate
+//    interpolated in log between depthwise (reduction depth 9) and dense (576, the
+//    calibration kernel's) by their reduction depth, gemm_gflops for weightless matmul;
+//    linear = max(2 x MACs / linear_gflops (weights streamed once per call),
+//    2 x MACs x batch / gemm_gflops);
+//  - memory: (activation bytes x batch + weight bytes) / memory_bandwidth_gbps (linear layers:
+//    activations only, their weight streaming being what linear_gflops measures);
+//  - layer = max(compute, memory), attributed to the binding side's Term; views and
+//    data-free ops (flatten, dropout) cost only their dispatch;
+//  - plus op_overhead_us per operator and call_overhead_ops x op_overhead_us per call;
+//  - when c.optimized(): a batch_norm right after a convolution is folded into it and an
+//    activation right after one (or after the folded BN) is fused: both cost nothing.
+// Throws fleetml::Error when batch < 1 or a rate in `c` is not positive.
+RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Calibration& c, int batch,
+                             const RooflineOptions& options = {});
+
+// The bound's log margin over the point: t(quantile, dof) x s (see RooflineOptions).
+// `residual_ss` is the sum of squared log residuals, `residuals` their count.
+double bound_log_margin(double residual_ss, int residuals, const RooflineOptions& options);
+
+// The default estimator. With a CorrectionTable holding corrections for the query's
+// device_key, the terms are scaled by that device's fitted factors and the bound uses its
+// observed residuals; otherwise the plain roofline with the prior bound.
+class RooflineEstimator : public Estimator {
+ public:
+  explicit RooflineEstimator(std::shared_ptr<const CorrectionTable> corrections = nullptr,
+                             RooflineOptions options = {});
+  std::string name() const override { return "roofline"; }
+  Estimate estimate(const Query& query) const override;
+
+  // The estimate with the given corrections (nullptr: none), whatever the table holds.
+  Estimate estimate_with(const Query& query, const DeviceCorrections* corrections) const;
+
+ private:
+  std::shared_ptr<const CorrectionTable> corrections_;
+  RooflineOptions options_;
+};
+
+}  // namespace fleetml::estimation

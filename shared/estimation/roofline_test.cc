@@ -1,0 +1,133 @@
+#include "shared/estimation/roofline.h"
+
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include "shared/estimation/stats.h"
+#include "shared/estimation/test_support.h"
+
+namespace fleetml::estimation {
+namespace {
+
+using testing::conv;
+using testing::device;
+using testing::finish;
+using testing::linear;
+using testing::memory;
+
+// Calibration of testing::device(): conv 100, pointwise 80, depthwise 10, linear 5, GEMM 100
+// GFLOPS, 10 GB/s, 10 us per op; call overhead = 50 ops = 0.5 ms.
+
+TEST(Roofline, SingleDenseConvIsComputeBound) {
+  // 64 -> 64, 3x3 on 56x56: 115,605,504 MACs; 2 x MACs / 100 GFLOPS = 2.31211 ms. Bytes:
+  // 2 x 64 x 56 x 56 x 4 + 147,456 of weights = 1,753,088 -> 0.175 ms at 10 GB/s.
+  const model::ModelProfile m = finish("conv", {conv(64, 64, 3, 56)});
+  ASSERT_EQ(m.macs, 115'605'504);
+  const RooflineTerms t = roofline_terms(m, device().calibration(), 1);
+  EXPECT_NEAR(t[Term::kConv], 2.31211008, 1e-9);
+  EXPECT_DOUBLE_EQ(t[Term::kMemory], 0);
+  EXPECT_NEAR(t[Term::kOpOverhead], 0.010, 1e-12);
+  EXPECT_NEAR(t[Term::kCallOverhead], 0.5, 1e-12);
+  EXPECT_NEAR(t.total_ms(), 2.82211008, 1e-9);
+  EXPECT_EQ(t.ops, 1);
+}
+
+TEST(Roofline, PointwiseAndDepthwiseUseTheirOwnRates) {
+  // 1x1 128 -> 128 on 28x28: 12,845,056 MACs / 80 GFLOPS = 0.321126 ms.
+  const RooflineTerms pw =
+      roofline_terms(finish("pw", {conv(128, 128, 1, 28)}), device().calibration(), 1);
+  EXPECT_NEAR(pw[Term::kPointwise], 2.0 * 12'845'056 / 80e9 * 1e3, 1e-12);
+  // Depthwise 3x3 on 256 x 28 x 28: 1,806,336 MACs / 10 GFLOPS = 0.361 ms, above its memory
+  // time (1.61 MB / 10 GB/s = 0.161 ms).
+  const RooflineTerms dw =
+      roofline_terms(finish("dw", {conv(256, 256, 3, 28, 256)}), device().calibration(), 1);
+  EXPECT_NEAR(dw[Term::kDepthwise], 2.0 * 1'806'336 / 10e9 * 1e3, 1e-12);
+}
+
+TEST(Roofline, GroupedConvRateIsInterpolatedByReductionDepth) {
+  // 8 input channels per group x 3 x 3 = 72 = sqrt(9 x 576): halfway in log between the
+  // depthwise (10) and dense (100) rates: sqrt(10 x 100) = 31.62 GFLOPS.
+  const model::Layer l = conv(256, 256, 3, 28, 32);
+  const RooflineTerms t = roofline_terms(finish("grouped", {l}), device().calibration(), 1);
+  EXPECT_NEAR(t[Term::kConv], 2.0 * static_cast<double>(l.macs) / (std::sqrt(1000.0) * 1e9) * 1e3,
+              1e-9);
+}
+
+TEST(Roofline, MemoryBoundLayersStreamAtTheCalibratedBandwidth) {
+  // BN over 64 x 56 x 56 floats: 1,605,632 bytes / 10 GB/s = 0.1605632 ms.
+  const RooflineTerms t = roofline_terms(finish("bn", {memory(model::op::kBatchNorm, 64, 56)}),
+                                         device().calibration(), 1);
+  EXPECT_NEAR(t[Term::kMemory], 0.1605632, 1e-12);
+}
+
+TEST(Roofline, OptimizedModeFoldsBatchNormAndFusesActivation) {
+  const model::ModelProfile m = finish(
+      "cbr", {conv(64, 64, 3, 56), memory(model::op::kBatchNorm, 64, 56),
+              memory(model::op::kActivation, 64, 56), memory(model::op::kElementwise, 64, 56)});
+  const RooflineTerms optimized = roofline_terms(m, device(1.0, 1, true).calibration(), 1);
+  EXPECT_EQ(optimized.fused, 2);
+  EXPECT_EQ(optimized.ops, 2);
+  EXPECT_NEAR(optimized[Term::kMemory], 0.1605632, 1e-12);  // only the add
+  const RooflineTerms plain = roofline_terms(m, device(1.0, 1, false).calibration(), 1);
+  EXPECT_EQ(plain.fused, 0);
+  EXPECT_EQ(plain.ops, 4);
+  EXPECT_NEAR(plain[Term::kMemory], 3 * 0.1605632, 1e-12);
+}
+
+TEST(Roofline, BatchScalesWorkButNotOverheadsOrWeights) {
+  const model::ModelProfile m = finish("conv", {conv(64, 64, 3, 56)});
+  const RooflineTerms one = roofline_terms(m, device().calibration(), 1);
+  const RooflineTerms four = roofline_terms(m, device().calibration(), 4);
+  EXPECT_NEAR(four[Term::kConv], 4 * one[Term::kConv], 1e-12);
+  EXPECT_DOUBLE_EQ(four[Term::kOpOverhead], one[Term::kOpOverhead]);
+  EXPECT_DOUBLE_EQ(four[Term::kCallOverhead], one[Term::kCallOverhead]);
+  EXPECT_LT(four.total_ms() / 4, one.total_ms());  // time per image falls with the batch
+
+  // A linear layer streams its weights once per call (2 x 2048 x 1000 / 5 GFLOPS = 0.8192 ms)
+  // until the batch makes it a compute-bound GEMM (batch 64: 4096000 x 64 / 100 GFLOPS).
+  const model::ModelProfile fc = finish("fc", {linear(2048, 1000)});
+  EXPECT_NEAR(roofline_terms(fc, device().calibration(), 1)[Term::kLinear], 0.8192, 1e-12);
+  EXPECT_NEAR(roofline_terms(fc, device().calibration(), 4)[Term::kLinear], 0.8192, 1e-12);
+  EXPECT_NEAR(roofline_terms(fc, device().calibration(), 64)[Term::kLinear],
+              2.0 * 2048 * 1000 * 64 / 100e9 * 1e3, 1e-12);
+}
+
+TEST(Roofline, MoreThreadsMeanTheCalibrationOfThatConfiguration) {
+  // Threads enter through the calibration measured in that configuration: twice the rates,
+  // half the compute time.
+  const model::ModelProfile m = finish("conv", {conv(64, 64, 3, 56)});
+  v1::Calibration two = device(1.0, 2).calibration();
+  two.set_conv_gflops(200);
+  EXPECT_NEAR(roofline_terms(m, two, 1)[Term::kConv],
+              roofline_terms(m, device().calibration(), 1)[Term::kConv] / 2, 1e-12);
+}
+
+TEST(Roofline, EstimatorBoundIsThePriorMarginWithoutMeasurements) {
+  const model::ModelProfile m = testing::cnn(3);
+  const v1::Capability cap = device();
+  const Estimate e = RooflineEstimator().estimate({m, cap, 2});
+  EXPECT_EQ(e.estimator, "roofline");
+  EXPECT_DOUBLE_EQ(e.point_ms, roofline_terms(m, cap.calibration(), 2).total_ms());
+  // t(0.95, 3 dof) x 0.25 = 2.353 x 0.25.
+  EXPECT_NEAR(e.bound_ms / e.point_ms, std::exp(2.353 * 0.25), 0.01);
+}
+
+TEST(Roofline, RejectsMissingCalibration) {
+  const model::ModelProfile m = testing::cnn(0);
+  v1::Capability cap = device();
+  cap.mutable_calibration()->set_depthwise_conv_gflops(0);
+  EXPECT_THROW(RooflineEstimator().estimate({m, cap}), Error);
+}
+
+TEST(Stats, QuantilesMatchTables) {
+  EXPECT_NEAR(normal_quantile(0.95), 1.644854, 1e-6);
+  EXPECT_NEAR(normal_quantile(0.025), -1.959964, 1e-6);
+  EXPECT_NEAR(student_t_quantile(0.95, 3), 2.353, 0.01);
+  EXPECT_NEAR(student_t_quantile(0.95, 10), 1.812, 0.002);
+  EXPECT_NEAR(student_t_quantile(0.95, 30), 1.697, 0.001);
+  EXPECT_DOUBLE_EQ(quantile({3, 1, 2, 4}, 0.5), 2.5);
+}
+
+}  // namespace
+}  // namespace fleetml::estimation
