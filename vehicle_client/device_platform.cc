@@ -154,27 +154,7 @@ v1::Measurement DevicePlatform::benchmark(const fs::path& model_file,
   if (profile_) {
     // What the profiled device would measure, from its truth model and the model's structure.
     const model::ModelProfile structure = characterization::characterize(model_file, input);
-    std::vector<double> ms;
-    for (int i = 0; i < kRepeats; ++i) {
-      ms.push_back(profile_->device.latency_ms(structure, batch, profile_->rng));
-    }
-    std::sort(ms.begin(), ms.end());
-    const auto pct = [&](double q) {
-      const double pos = q * static_cast<double>(ms.size() - 1);
-      const std::size_t lo = static_cast<std::size_t>(pos);
-      const std::size_t hi = std::min(lo + 1, ms.size() - 1);
-      return ms[lo] + (ms[hi] - ms[lo]) * (pos - static_cast<double>(lo));
-    };
-    double sum = 0;
-    for (double v : ms) sum += v;
-    m.set_p50_ms(pct(0.5));
-    m.set_p95_ms(pct(0.95));
-    m.set_mean_ms(sum / static_cast<double>(ms.size()));
-    m.set_peak_rss_mb(profile_->device.peak_memory_mb(structure, batch));
-    m.set_threads(profile_->device.device().threads());
-    m.set_optimized(profile_->device.optimized());
-    m.set_energy_source("");
-    return m;
+    return profile_->device.measure(structure, batch, kRepeats, profile_->rng);
   }
   const runtime::BenchmarkResult r =
       runtime::benchmark(model_file, input, config_, batch, kWarmup, kRepeats);

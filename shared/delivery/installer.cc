@@ -225,8 +225,8 @@ InstallResult Installer::install(const fs::path& verified_file, const v1::Manife
   if (present) {
     std::error_code ignored;
     if (verified_file != path) fs::remove(verified_file, ignored);
-  } else if (InstallResult placed = place(verified_file, manifest); !placed.ok()) {
-    return placed;
+  } else if (!options_.metadata_only) {  // a metadata-only store only records the artifact
+    if (InstallResult placed = place(verified_file, manifest); !placed.ok()) return placed;
   }
 
   SmokeResult smoke;

@@ -29,6 +29,12 @@ struct InstallerOptions {
   // Inactive installed models kept besides the active ones (most recently installed first),
   // so an operator can roll back without a download. Active models are never removed.
   std::size_t keep_inactive = 2;
+  // Keep no artifact files, only what state.json records (SHA-256, size, versions, active
+  // models): for simulated vehicles, whose downloads are hashed and dropped (HashOnlySink) so a
+  // thousand of them need no disk. install() then trusts the caller that `verified_file`'s
+  // bytes matched the manifest (the Download checked every block and the whole digest) and
+  // hands the smoke test a path that does not exist.
+  bool metadata_only = false;
 };
 
 // Outcome of Installer::install: ok, or a reason code (smoke_failed, hash_mismatch,

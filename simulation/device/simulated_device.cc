@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <vector>
 
 #include "shared/common/error.h"
 #include "shared/model/calibration_kernels.h"
@@ -238,6 +240,30 @@ v1::Calibration SimulatedDevice::calibration(Rng& rng) const {
   c.set_duration_s(busy_s + 2.0);  // plus warm-up and set-up
   c.set_source("simulated:" + profile_.name);
   return c;
+}
+
+v1::Measurement SimulatedDevice::measure(const model::ModelProfile& model, int batch, int repeats,
+                                         Rng& rng) const {
+  if (repeats < 1) throw Error("repeats must be >= 1");
+  std::vector<double> ms;
+  for (int i = 0; i < repeats; ++i) ms.push_back(latency_ms(model, batch, rng));
+  std::sort(ms.begin(), ms.end());
+  const auto pct = [&](double q) {
+    const double pos = q * static_cast<double>(ms.size() - 1);
+    const std::size_t lo = static_cast<std::size_t>(pos);
+    const std::size_t hi = std::min(lo + 1, ms.size() - 1);
+    return ms[lo] + (ms[hi] - ms[lo]) * (pos - static_cast<double>(lo));
+  };
+  v1::Measurement m;
+  m.set_batch(static_cast<std::uint32_t>(batch));
+  m.set_repeats(static_cast<std::uint32_t>(repeats));
+  m.set_p50_ms(pct(0.5));
+  m.set_p95_ms(pct(0.95));
+  m.set_mean_ms(std::accumulate(ms.begin(), ms.end(), 0.0) / static_cast<double>(ms.size()));
+  m.set_peak_rss_mb(peak_memory_mb(model, batch));
+  m.set_threads(device().threads());
+  m.set_optimized(optimized_);
+  return m;
 }
 
 }  // namespace fleetml::sim

@@ -37,6 +37,10 @@ class SimulatedDevice {
   // Peak memory of running the model at `batch`, MB (1e6 bytes), as a benchmark would report.
   double peak_memory_mb(const model::ModelProfile& model, int batch) const;
 
+  // What a benchmark of `repeats` forward() calls at `batch` would report (p50/p95/mean of
+  // latency_ms draws, peak_memory_mb, the device's threads and runtime mode; no energy).
+  // Throws fleetml::Error for batch < 1 or repeats < 1.
+  v1::Measurement measure(const model::ModelProfile& model, int batch, int repeats, Rng& rng) const;
   // What `fleet-vehicle calibrate` would measure on this device: the truth applied to the
   // kernels of shared/model/calibration_kernels.h, each the median of repeated runs (jitter
   // reduced accordingly). source = "simulated:<profile>"; measured_unix_ms is left 0 for the

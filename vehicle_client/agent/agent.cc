@@ -40,13 +40,13 @@ Agent::Agent(AgentConfig config, Platform& platform, crypto::TrustedKeys keys,
           [this](const fs::path& file, const v1::ManifestBody& manifest) {
             return platform_.smoke_test(file, manifest);
           },
-          delivery::InstallerOptions{config_.keep_versions}),
+          delivery::InstallerOptions{config_.keep_versions, !platform_.stores_artifacts()}),
       state_(config_.data_dir / "vehicle.json", clock_.now_unix_ms()),
       mqtt_options_(std::move(mqtt)) {}
 
 Agent::~Agent() { client_.reset(); }
 
-void Agent::start() {
+void Agent::prepare() {
   device_ = platform_.describe_device();
   calibration_ = platform_.calibrate();
 
@@ -76,7 +76,7 @@ void Agent::start() {
                        scheduler_.post([this, payload = m.payload] { on_assignment(payload); });
                      });
   client_->subscribe(topics_.chunk(config_.vehicle_id), 1, [this](const transport::Message& m) {
-    scheduler_.post([this, payload = m.payload] { on_chunk(payload); });
+    scheduler_.post([this, payload = m.payload]() mutable { receive_chunk(std::move(payload)); });
   });
   client_->subscribe(
       topics_.filter(messages::TopicKind::kManifest), 1, [this](const transport::Message& m) {
@@ -85,11 +85,29 @@ void Agent::start() {
         scheduler_.post([this, id = parsed->id, payload = m.payload] { on_manifest(id, payload); });
       });
   resume_from_disk();
-  client_->connect();
+}
+
+void Agent::begin_ticking() {
   last_tick_ = last_link_report_ = clock_.now();
   scheduler_.post_after(kTick, [this] { tick(); });
   log::info(kLog, "vehicle agent started",
             {{"vehicle", config_.vehicle_id}, {"session", session_}});
+}
+
+void Agent::start() {
+  prepare();
+  client_->connect();
+  begin_ticking();
+}
+
+void Agent::start_all(const std::vector<Agent*>& agents) {
+  std::vector<transport::MqttClient*> clients;
+  for (Agent* agent : agents) {
+    agent->prepare();
+    clients.push_back(agent->client_.get());
+  }
+  transport::MqttClient::connect_all(clients);
+  for (Agent* agent : agents) agent->begin_ticking();
 }
 
 void Agent::stop(std::chrono::milliseconds timeout) {
@@ -181,6 +199,16 @@ void Agent::on_manifest(const std::string& model_id, const std::string& payload)
   if (assignment_) reconcile();
 }
 
+void Agent::receive_chunk(std::string payload) {
+  const Clock::TimePoint now = clock_.now();
+  const Clock::TimePoint arrival = platform_.chunk_arrival(now, payload.size());
+  if (arrival <= now) {
+    on_chunk(payload);
+  } else {
+    scheduler_.post_at(arrival, [this, payload = std::move(payload)] { on_chunk(payload); });
+  }
+}
+
 void Agent::on_chunk(const std::string& payload) {
   v1::Chunk chunk;
   if (!chunk.ParseFromString(payload)) {
@@ -213,10 +241,14 @@ void Agent::on_chunk(const std::string& payload) {
 void Agent::tick() {
   if (stopped_) return;
   const Clock::TimePoint now = clock_.now();
+  auto known_link = platform_.link_samples(last_tick_, now);
+  if (known_link) {
+    for (v1::LinkSample& sample : *known_link) link_samples_.push_back(std::move(sample));
+  }
   if (!jobs_.empty()) {
     const auto elapsed = now - last_tick_;
     const double seconds = std::chrono::duration<double>(elapsed).count();
-    if (seconds > 0) {
+    if (!known_link && seconds > 0) {
       v1::LinkSample sample;
       sample.set_start_unix_ms(to_unix_ms(last_tick_));
       sample.set_duration_ms(static_cast<std::uint32_t>(

@@ -58,6 +58,10 @@ class Agent {
   // Describes and calibrates the device (Platform), connects and subscribes. Throws
   // fleetml::Error when the broker cannot be reached.
   void start();
+  // start() for many agents (one process simulating a fleet), connecting them together with
+  // transport::MqttClient::connect_all: a loop of start() takes about a second per client
+  // with this Paho release. Throws fleetml::Error for the first that cannot connect.
+  static void start_all(const std::vector<Agent*>& agents);
   // Publishes Status{OFFLINE} (not a will: a clean goodbye) and disconnects, waiting at most
   // `timeout` for queued messages to leave.
   void stop(std::chrono::milliseconds timeout = std::chrono::seconds(2));
@@ -73,6 +77,10 @@ class Agent {
     v1::TransferState::Phase phase = v1::TransferState::DOWNLOADING;
   };
 
+  // start() = prepare(), connect, begin_ticking(). prepare: device, calibration, will, client
+  // and subscriptions; begin_ticking: the first tick.
+  void prepare();
+  void begin_ticking();
   // Queues the assignment and manifests kept from the last run (scheduler thread).
   void resume_from_disk();
   std::filesystem::path assignment_file() const;
@@ -82,6 +90,8 @@ class Agent {
   void on_connected();
   void on_assignment(const std::string& payload);
   void on_manifest(const std::string& model_id, const std::string& payload);
+  // Consumes the chunk when the platform's link delivers it (Platform::chunk_arrival).
+  void receive_chunk(std::string payload);
   void on_chunk(const std::string& payload);
   void tick();
 

@@ -1,9 +1,13 @@
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "schemas/fleet.pb.h"
+#include "shared/common/clock.h"
 #include "shared/delivery/download.h"
 #include "shared/delivery/installer.h"
 
@@ -48,6 +52,32 @@ class Platform {
                                     const v1::Application& app) = 0;
   // A sink for downloads kept under `dir` (the agent's downloads directory).
   virtual std::unique_ptr<ArtifactSink> open_sink(const std::filesystem::path& dir) = 0;
+
+  // The hooks below let a simulated vehicle stand in for its network and disk; their defaults
+  // are what a real vehicle does.
+
+  // Whether open_sink's artifacts are files the Installer can move into the store and check
+  // in place. false (a simulated vehicle's sink keeps only the running SHA-256): the Installer
+  // records the Download-verified artifact's metadata and keeps no file
+  // (delivery::InstallerOptions::metadata_only), and smoke_test/benchmark get a path that
+  // does not exist.
+  virtual bool stores_artifacts() const { return true; }
+  // When the vehicle's own link delivers a chunk of `bytes` (its MQTT payload) that the broker
+  // handed over at `received`. The agent consumes the chunk only then, so a simulated link
+  // paces the transfer (chunks in flight are serialized on the link). Default: at once.
+  virtual Clock::TimePoint chunk_arrival(Clock::TimePoint received, std::size_t bytes) {
+    static_cast<void>(bytes);
+    return received;
+  }
+  // The link samples of [from, to) when the platform knows its link (a simulated vehicle
+  // replaying a trace reports it, idle or not); std::nullopt (default): the agent measures
+  // the goodput of the chunks it receives while downloading.
+  virtual std::optional<std::vector<v1::LinkSample>> link_samples(Clock::TimePoint from,
+                                                                  Clock::TimePoint to) {
+    static_cast<void>(from);
+    static_cast<void>(to);
+    return std::nullopt;
+  }
 };
 
 }  // namespace fleetml::vehicle

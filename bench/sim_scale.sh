@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Scale bench of fleet-sim run: N simulated vehicles at SPEED x against a private mosquitto and
+# a real fleet-coordinator on this machine. Prints fleet-sim's last line: simulated vs real
+# time, peak RSS of the fleet-sim process and the shared scheduler's lag (a fleet keeps up
+# when the lag stays far below a tick, 1000 ms).
+#   bench/sim_scale.sh [N=1000] [SPEED=10] [DURATION_S=300] [MODELS="mobilenet_v3_small"]
+# Needs the build in build/ (fleet-sim, fleet-coordinator, fleetctl), mosquitto and the zoo.
+set -euo pipefail
+n=${1:-1000} speed=${2:-10} duration=${3:-300} models=${4:-mobilenet_v3_small}
+bin=${BIN:-build/bin}
+work=$(mktemp -d /tmp/fleet-sim-bench-XXXXXX)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n' "$port" >"$work/mosquitto.conf"
+mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 & broker=$!
+trap 'kill $coord $broker 2>/dev/null || true' EXIT
+sleep 0.5
+"$bin/fleetctl" keys init "$work/keys" >/dev/null
+mkdir -p "$work/trust" && cp "$work/keys/"*.pub "$work/trust/"
+origin=$(date +%s%3N)
+"$bin/fleet-coordinator" --broker "mqtt://127.0.0.1:$port" --data-dir "$work/data" \
+  --keys "$work/keys" --speed "$speed" --time-origin-ms "$origin" >"$work/coordinator.log" 2>&1 & coord=$!
+sleep 1
+zoo=${FLEETML_ZOO_DIR:-$HOME/.cache/fleetml/zoo}
+for m in $models; do
+  "$bin/fleetctl" models add "$zoo/$m.pt" --id "$m" --task image-classification --top1 0.6 --input 1x3x224x224 --broker "mqtt://127.0.0.1:$port" >/dev/null
+done
+/usr/bin/time -v "$bin/fleet-sim" run --vehicles "$n" --speed "$speed" --duration "$duration" \
+  --time-origin-ms "$origin" --trust "$work/trust" --report "$work/report" --zoo "$zoo" \
+  --broker "mqtt://127.0.0.1:$port" --log-level warn >"$work/sim.out" 2>"$work/sim.err"
+tail -n 8 "$work/sim.out"
+grep -E "Maximum resident|Elapsed" "$work/sim.err"
+echo "work dir: $work"

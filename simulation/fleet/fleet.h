@@ -1,0 +1,95 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "schemas/fleet.pb.h"
+#include "shared/common/scheduler.h"
+#include "shared/messages/topics.h"
+#include "shared/transport/mqtt_client.h"
+#include "simulation/device/device_profile.h"
+#include "simulation/fleet/sim_platform.h"
+#include "simulation/trace/trace.h"
+
+namespace fleetml::sim {
+
+// One entry of --mix: a device profile and its relative weight.
+struct MixEntry {
+  std::string profile;
+  double weight = 0;
+};
+
+// Parses "rpi4:40,rpi5:30,...": profile names with positive weights (any scale; they are
+// normalized). Throws fleetml::Error naming the fault.
+std::vector<MixEntry> parse_mix(std::string_view spec);
+
+// The profile of each of `n` vehicles: counts by largest remainder (ties to the earlier
+// entry), so the mix is met as exactly as integers allow, in the order of `mix`.
+std::vector<std::string> apportion(const std::vector<MixEntry>& mix, std::size_t n);
+
+// Simulated time as fleet-coordinator computes it (coordinator/main.cc make_clock):
+// origin + (real - origin) x speed, so both processes agree when given the same origin.
+Clock::TimePoint simulated_now(std::chrono::system_clock::time_point real_now,
+                               std::chrono::system_clock::time_point origin, double speed);
+
+struct FleetOptions {
+  std::size_t vehicles = 0;
+  std::vector<MixEntry> mix;
+  std::vector<v1::Application> applications;
+  double speed = 1;
+  double duration_s = 0;  // simulated seconds
+  std::uint64_t seed = 1;
+  std::int64_t time_origin_ms = 0;  // real Unix ms where simulated and real time coincide
+  // Stop before duration_s once every vehicle has settled: each application assigned and
+  // installed (or its install failed), or explicitly infeasible.
+  bool until_settled = false;
+  std::filesystem::path trust_dir;  // pinned release.pub and coordinator.pub
+  std::filesystem::path data_dir;   // per-vehicle agent state (<data_dir>/<vehicle id>)
+  transport::ClientOptions mqtt;    // broker and credentials; client ids are per vehicle
+  messages::Topics topics;
+  std::uint32_t window_blocks = 4;  // FetchRequests in flight per download
+};
+
+// What one simulated vehicle was, and what the MQTT traffic says happened to it.
+struct VehicleOutcome {
+  std::string id;
+  std::string profile;
+  std::string scenario;
+  std::string trace;
+  double link_offset_s = 0;
+  std::optional<v1::AssignmentBody> assignment;  // the latest (signature not checked here)
+  std::map<std::string, v1::Report> installed;   // by application: the latest INSTALLED
+  std::map<std::string, v1::Report> failed;      // by application: the latest failure
+  bool settled(const std::vector<v1::Application>& applications) const;
+};
+
+struct FleetResult {
+  std::vector<VehicleOutcome> vehicles;
+  std::map<std::string, v1::ManifestBody> manifests;  // by model id, the latest seen
+  std::int64_t time_origin_ms = 0;
+  double simulated_s = 0;  // simulated time the fleet ran
+  double real_s = 0;
+  bool settled = false;
+  Scheduler::LagStats lag;  // how late the shared scheduler ran vehicle work (simulated ms)
+  double peak_rss_mb = 0;   // of this process, at the end
+  double start_real_s = 0;  // real time to construct and connect every vehicle
+};
+
+// Runs the fleet: N agents (vehicle_client/agent) in this process on one shared Scheduler
+// over a ScaledClock, each with its own MQTT session and a SimPlatform (its profile's
+// device, a link at a seeded random point of a scenario of its network type), plus one
+// observer client that records assignments, reports and manifests. Returns when duration_s
+// of simulated time has passed (or every vehicle settled, with until_settled).
+// `devices` holds one SimulatedDevice per profile name used in the mix. Throws fleetml::Error
+// when a vehicle cannot be set up or connected.
+FleetResult run_fleet(const FleetOptions& options,
+                      const std::map<std::string, SimulatedDevice>& devices,
+                      const std::vector<Scenario>& scenarios, const ModelStructures& models);
+
+}  // namespace fleetml::sim

@@ -1,0 +1,88 @@
+#include "simulation/fleet/fleet.h"
+
+#include <gtest/gtest.h>
+
+#include "shared/common/error.h"
+#include "simulation/fleet/sim_platform.h"
+#include "tests/support/test_env.h"
+
+namespace fleetml::sim {
+namespace {
+
+TEST(Mix, ParsesProfilesAndWeights) {
+  const auto mix = parse_mix("rpi4:40,rpi5:30,pc-i9:0.5");
+  ASSERT_EQ(mix.size(), 3u);
+  EXPECT_EQ(mix[0].profile, "rpi4");
+  EXPECT_EQ(mix[2].weight, 0.5);
+  for (const char* bad :
+       {"", "rpi4", "rpi4:", "rpi4:x", "rpi4:-1", "rpi4:0", ":3", "a:1,a:2", "rpi4:1,"}) {
+    EXPECT_THROW(parse_mix(bad), Error) << bad;
+  }
+}
+
+TEST(Mix, ApportionsByLargestRemainder) {
+  const auto mix = parse_mix("a:40,b:30,c:20,d:10");
+  const auto twenty = apportion(mix, 20);
+  EXPECT_EQ(std::count(twenty.begin(), twenty.end(), "a"), 8);
+  EXPECT_EQ(std::count(twenty.begin(), twenty.end(), "d"), 2);
+  // 3 x 1/3: remainders tie, earlier entries first.
+  EXPECT_EQ(apportion(parse_mix("a:1,b:1,c:1"), 4), (std::vector<std::string>{"a", "a", "b", "c"}));
+  EXPECT_EQ(apportion(mix, 1), (std::vector<std::string>{"a"}));
+}
+
+TEST(Clock, SimulatedNowMatchesTheCoordinatorsFormula) {
+  const auto origin = std::chrono::system_clock::time_point(std::chrono::seconds(1000));
+  const auto real = origin + std::chrono::seconds(10);
+  EXPECT_EQ(simulated_now(real, origin, 10), origin + std::chrono::seconds(100));
+  EXPECT_EQ(simulated_now(origin, origin, 10), origin);
+}
+
+class SimPlatformTest : public ::testing::Test {
+ protected:
+  SimPlatformTest()
+      : device_(load_device_profile(test::source_dir() / "simulation/profiles/rpi4.json")),
+        // 8 kbit/s = 1000 B/s, then a dead second, then 16 kbit/s; looping.
+        trace_(std::make_shared<Trace>(Trace::from_rates("t", {8, 0, 16}))),
+        platform_(device_, TraceLink(trace_, 0), models_, clock_, clock_.now(), 7, 3) {}
+
+  Clock::TimePoint at(double s) { return platform_.clock_time(s); }
+
+  SimulatedDevice device_;
+  std::shared_ptr<const Trace> trace_;
+  ModelStructures models_;
+  ManualClock clock_;
+  SimPlatform platform_;
+};
+
+TEST_F(SimPlatformTest, ChunksAreSerializedOnTheTraceLink) {
+  // 500 B at 1000 B/s from t=0 ends at 0.5; the next 1000 B queue behind it: 500 B by t=1,
+  // nothing in the dead second, 500 B at 2000 B/s: t=2.25.
+  EXPECT_EQ(platform_.chunk_arrival(at(0), 500), at(0.5));
+  EXPECT_EQ(platform_.chunk_arrival(at(0.1), 1000), at(2.25));
+  // An idle link starts the next chunk when the broker hands it over.
+  EXPECT_EQ(platform_.chunk_arrival(at(3), 1000), at(4));
+}
+
+TEST_F(SimPlatformTest, LinkSamplesAreWholeSecondsOnceWithHistoryFirst) {
+  const auto first = platform_.link_samples(at(0), at(1.5));
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->size(), 4u);  // 3 s of history, then second 0
+  EXPECT_EQ(first->front().start_unix_ms(), to_unix_ms(at(-3)));
+  EXPECT_DOUBLE_EQ(first->back().downlink_kbps(), 8);
+  EXPECT_TRUE(platform_.link_samples(at(1.5), at(1.9))->empty());
+  const auto next = platform_.link_samples(at(1.9), at(3));
+  ASSERT_EQ(next->size(), 2u);
+  EXPECT_DOUBLE_EQ((*next)[0].downlink_kbps(), 0);
+  EXPECT_DOUBLE_EQ((*next)[1].downlink_kbps(), 16);
+}
+
+TEST_F(SimPlatformTest, KeepsNoFilesAndFailsUnknownModels) {
+  EXPECT_FALSE(platform_.stores_artifacts());
+  v1::ManifestBody manifest;
+  manifest.set_model_id("nope");
+  EXPECT_THROW(platform_.smoke_test({}, manifest), Error);
+  EXPECT_EQ(platform_.describe_device().cores(), device_.device().cores());
+}
+
+}  // namespace
+}  // namespace fleetml::sim
