@@ -19,23 +19,12 @@ namespace k = model::calibration_kernels;
 constexpr double kDepthwiseReduction = 9;
 constexpr double kDenseReduction = k::kConvChannels * 9;
 
-enum class Kind { kConv, kPointwise, kGrouped, kDepthwise, kLinear, kMatmul, kMemory, kDataFree };
+using Kind = model::CostClass;
 
+// model::cost_class, with data-free memory operators (nothing moved) priced like views.
 Kind kind_of(const model::Layer& l) {
-  if (l.op == op::kDepthwiseConv) return Kind::kDepthwise;
-  if (l.op == op::kConv) {
-    if (l.groups > 1) return l.groups == l.in_channels ? Kind::kDepthwise : Kind::kGrouped;
-    return l.kernel_h * l.kernel_w == 1 ? Kind::kPointwise : Kind::kConv;
-  }
-  if (l.op == op::kLinear) return Kind::kLinear;
-  if (l.op == op::kMatmul) return Kind::kMatmul;
-  if (l.op == op::kReshape || l.bytes_moved == 0) return Kind::kDataFree;
-  return Kind::kMemory;
-}
-
-bool is_conv(Kind kind) {
-  return kind == Kind::kConv || kind == Kind::kPointwise || kind == Kind::kGrouped ||
-         kind == Kind::kDepthwise;
+  const Kind kind = model::cost_class(l);
+  return kind == Kind::kMemory && l.bytes_moved == 0 ? Kind::kView : kind;
 }
 
 double positive_rate(double v, const char* name) {
@@ -114,10 +103,10 @@ RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Calibra
       after_conv = l.op == op::kBatchNorm;  // conv -> BN -> activation fuses both
       continue;
     }
-    after_conv = is_conv(kind);
+    after_conv = model::is_conv(kind);
     ++t.ops;
     t[Term::kOpOverhead] += r.overhead_s * 1e3;
-    if (kind == Kind::kDataFree) continue;
+    if (kind == Kind::kView) continue;
 
     const auto weights = static_cast<double>(l.param_bytes);
     const double activations = std::max(0.0, static_cast<double>(l.bytes_moved) - weights);
@@ -148,7 +137,7 @@ RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Calibra
         compute_s = std::max(flops / r.linear, flops * b / r.gemm), term = Term::kLinear;
         break;
       case Kind::kMemory:
-      case Kind::kDataFree:
+      case Kind::kView:
         break;
     }
     if (compute_s >= memory_s) {

@@ -148,4 +148,22 @@ ModelProfile profile_from_json(const nlohmann::json& j) {
   return p;
 }
 
+CostClass cost_class(const Layer& l) {
+  if (l.op == op::kDepthwiseConv) return CostClass::kDepthwise;
+  if (l.op == op::kConv) {
+    if (l.groups > 1)
+      return l.groups == l.in_channels ? CostClass::kDepthwise : CostClass::kGrouped;
+    return l.kernel_h * l.kernel_w == 1 ? CostClass::kPointwise : CostClass::kConv;
+  }
+  if (l.op == op::kLinear) return CostClass::kLinear;
+  if (l.op == op::kMatmul) return CostClass::kMatmul;
+  if (l.op == op::kReshape) return CostClass::kView;
+  return CostClass::kMemory;
+}
+
+bool is_conv(CostClass cost) {
+  return cost == CostClass::kConv || cost == CostClass::kPointwise || cost == CostClass::kGrouped ||
+         cost == CostClass::kDepthwise;
+}
+
 }  // namespace fleetml::model

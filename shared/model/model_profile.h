@@ -20,30 +20,30 @@ std::int64_t element_count(const Shape& shape);
 // Normalized operator kinds. Estimators key their per-op costs on these names; `aten` keeps
 // the exact operator for anyone who needs more detail.
 namespace op {
-inline constexpr std::string_view kConv = "conv";                    // dense or grouped conv
+inline constexpr std::string_view kConv = "conv";                     // dense or grouped conv
 inline constexpr std::string_view kDepthwiseConv = "depthwise_conv";  // groups == in_channels > 1
-inline constexpr std::string_view kLinear = "linear";                // addmm/linear with weights
-inline constexpr std::string_view kMatmul = "matmul";                // matmul/bmm without weights
+inline constexpr std::string_view kLinear = "linear";                 // addmm/linear with weights
+inline constexpr std::string_view kMatmul = "matmul";                 // matmul/bmm without weights
 inline constexpr std::string_view kBatchNorm = "batch_norm";
-inline constexpr std::string_view kNorm = "norm";                    // layer/group/instance norm
-inline constexpr std::string_view kActivation = "activation";        // relu, hardswish, silu, ...
-inline constexpr std::string_view kElementwise = "elementwise";      // add, mul, ...
+inline constexpr std::string_view kNorm = "norm";                // layer/group/instance norm
+inline constexpr std::string_view kActivation = "activation";    // relu, hardswish, silu, ...
+inline constexpr std::string_view kElementwise = "elementwise";  // add, mul, ...
 inline constexpr std::string_view kPool = "pool";
 inline constexpr std::string_view kConcat = "concat";
-inline constexpr std::string_view kReshape = "reshape";              // view, flatten: no data move
+inline constexpr std::string_view kReshape = "reshape";  // view, flatten: no data move
 inline constexpr std::string_view kSoftmax = "softmax";
 inline constexpr std::string_view kOther = "other";
 }  // namespace op
 
 // One operator call of the model's forward pass, characterized at batch 1 in float32.
 struct Layer {
-  std::string op;                  // one of fleetml::model::op
-  std::string aten;                // e.g. "aten::conv2d"
+  std::string op;                   // one of fleetml::model::op
+  std::string aten;                 // e.g. "aten::conv2d"
   std::vector<Shape> input_shapes;  // tensor inputs, in call order (weights included)
   Shape output_shape;
-  std::int64_t macs = 0;           // multiply-accumulates
-  std::int64_t param_bytes = 0;    // weights and bias read by this op
-  std::int64_t bytes_moved = 0;    // activation bytes read + written + param_bytes
+  std::int64_t macs = 0;         // multiply-accumulates
+  std::int64_t param_bytes = 0;  // weights and bias read by this op
+  std::int64_t bytes_moved = 0;  // activation bytes read + written + param_bytes
   // Convolution geometry; zero for other ops.
   std::int64_t in_channels = 0;
   std::int64_t out_channels = 0;
@@ -55,15 +55,22 @@ struct Layer {
   bool operator==(const Layer&) const = default;
 };
 
+// How a layer's cost scales with the device: the classes the roofline estimator and the
+// simulator's truth model each price with their own rates. kView is a reshape (moves no data).
+enum class CostClass { kConv, kPointwise, kGrouped, kDepthwise, kLinear, kMatmul, kMemory, kView };
+CostClass cost_class(const Layer& layer);
+// Any convolution: dense, pointwise, grouped or depthwise.
+bool is_conv(CostClass cost);
+
 // What the coordinator knows about a model artifact, derived from the TorchScript file.
 struct ModelProfile {
-  std::string name;                // catalog id, or the file stem
-  Shape input_shape;               // one sample with leading 1, e.g. {1, 3, 224, 224}
+  std::string name;   // catalog id, or the file stem
+  Shape input_shape;  // one sample with leading 1, e.g. {1, 3, 224, 224}
   std::int64_t macs = 0;
-  std::int64_t flops = 0;          // 2 x macs (torchvision/DIGA convention)
+  std::int64_t flops = 0;  // 2 x macs (torchvision/DIGA convention)
   std::int64_t params = 0;
-  std::int64_t size_bytes = 0;     // artifact file size
-  std::int64_t depth = 0;          // weighted layers: conv + linear
+  std::int64_t size_bytes = 0;  // artifact file size
+  std::int64_t depth = 0;       // weighted layers: conv + linear
   std::int64_t param_bytes = 0;
   std::int64_t peak_activation_bytes = 0;  // largest single-op input + output at batch 1
   std::vector<Layer> layers;

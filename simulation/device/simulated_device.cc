@@ -13,23 +13,8 @@ namespace {
 
 namespace op = model::op;
 
-enum class Kind { kConv, kPointwise, kGrouped, kDepthwise, kLinear, kMatmul, kMemory, kView };
-
-Kind kind_of(const model::Layer& l) {
-  if (l.op == op::kDepthwiseConv) return Kind::kDepthwise;
-  if (l.op == op::kConv) {
-    if (l.groups > 1) return l.groups == l.in_channels ? Kind::kDepthwise : Kind::kGrouped;
-    return l.kernel_h * l.kernel_w == 1 ? Kind::kPointwise : Kind::kConv;
-  }
-  if (l.op == op::kLinear) return Kind::kLinear;
-  if (l.op == op::kMatmul) return Kind::kMatmul;
-  if (l.op == op::kReshape) return Kind::kView;
-  return Kind::kMemory;
-}
-
-bool is_conv(Kind k) {
-  return k == Kind::kConv || k == Kind::kPointwise || k == Kind::kGrouped || k == Kind::kDepthwise;
-}
+using Kind = model::CostClass;
+using model::is_conv;
 
 double base_efficiency(const OpEfficiency& e, Kind k) {
   switch (k) {
@@ -115,7 +100,7 @@ double SimulatedDevice::layer_seconds(const model::Layer& l, int batch) const {
   const TruthModel& t = profile_.truth;
   const ModeTruth& m = mode();
   const double overhead_s = m.op_overhead_us * 1e-6;
-  const Kind kind = kind_of(l);
+  const Kind kind = model::cost_class(l);
   if (kind == Kind::kView) return 0.5 * overhead_s;  // a view moves no data
 
   const double b = static_cast<double>(batch);
@@ -153,7 +138,7 @@ double SimulatedDevice::expected_latency_ms(const model::ModelProfile& model, in
   double seconds = m.call_overhead_ms * 1e-3;
   bool after_conv = false;  // the previous costed layer was a conv (or BN folded into one)
   for (const model::Layer& l : model.layers) {
-    const Kind kind = kind_of(l);
+    const Kind kind = model::cost_class(l);
     if (after_conv && m.fold_batch_norm && l.op == op::kBatchNorm) continue;
     if (after_conv && m.fuse_activation && l.op == op::kActivation) {
       after_conv = false;
