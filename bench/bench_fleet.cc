@@ -1,11 +1,27 @@
 #include "bench/bench_fleet.h"
 
+#include <cstdlib>
+
+#include "shared/common/cli.h"
+#include "shared/common/error.h"
 #include "shared/crypto/key_dir.h"
+#include "simulation/report/zoo.h"
 
 namespace fleetml::bench {
 
-BenchCoordinator::BenchCoordinator(const std::string& broker_uri, const std::filesystem::path& dir)
-    : latency_(coordinator::LatencyServiceOptions{}, {}) {
+namespace {
+
+std::filesystem::path scratch_dir(const std::string& name) {
+  std::string pattern = "/tmp/fleetml-" + name + ".XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) throw Error("cannot create " + pattern);
+  return pattern;
+}
+
+}  // namespace
+
+BenchCoordinator::BenchCoordinator(const std::string& broker_uri, const std::string& name)
+    : dir_(scratch_dir(name)), latency_(coordinator::LatencyServiceOptions{}, {}) {
+  const std::filesystem::path& dir = dir_;
   crypto::init_keys(dir / "keys");
   coordinator::CoordinatorOptions options;
   options.mqtt.broker_uri = broker_uri;
@@ -14,12 +30,20 @@ BenchCoordinator::BenchCoordinator(const std::string& broker_uri, const std::fil
   options.data_dir = dir / "data";
   options.keys_dir = dir / "keys";
   std::filesystem::create_directories(options.data_dir);
-  coordinator_ = std::make_unique<coordinator::Coordinator>(options, SystemClock::instance(),
-                                                            latency_);
+  coordinator_ =
+      std::make_unique<coordinator::Coordinator>(options, SystemClock::instance(), latency_);
   coordinator_->start();
 }
 
-BenchCoordinator::~BenchCoordinator() { coordinator_->stop(); }
+BenchCoordinator::~BenchCoordinator() {
+  coordinator_->stop();
+  std::error_code ignored;
+  std::filesystem::remove_all(dir_, ignored);
+}
+
+void add_zoo_option(cli::Parser& parser) {
+  parser.option("zoo", "DIR", "exported zoo", sim::default_zoo_dir().string());
+}
 
 std::unique_ptr<transport::MqttClient> bench_client(const std::string& broker_uri,
                                                     const std::string& id) {

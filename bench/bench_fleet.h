@@ -10,17 +10,23 @@
 #include "shared/common/clock.h"
 #include "shared/transport/mqtt_client.h"
 
+namespace fleetml::cli {
+class Parser;
+}
+
 namespace fleetml::bench {
 
 // What the coordinator benchmarks share: an in-process Coordinator with the real latency
-// service, on a private mosquitto (started by the caller), with fresh keys in `dir`.
+// service, on a private mosquitto (started by the caller), with fresh keys and data in a
+// scratch directory /tmp/fleetml-<name>.XXXXXX removed on destruction.
 class BenchCoordinator {
  public:
-  BenchCoordinator(const std::string& broker_uri, const std::filesystem::path& dir);
+  BenchCoordinator(const std::string& broker_uri, const std::string& name);
   ~BenchCoordinator();
   coordinator::Coordinator& get() { return *coordinator_; }
 
  private:
+  std::filesystem::path dir_;
   coordinator::LatencyService latency_;
   std::unique_ptr<coordinator::Coordinator> coordinator_;
 };
@@ -28,6 +34,9 @@ class BenchCoordinator {
 // A client for a benchmark's own traffic: clean session, generous buffers.
 std::unique_ptr<transport::MqttClient> bench_client(const std::string& broker_uri,
                                                     const std::string& id);
+
+// --zoo DIR, the exported zoo, defaulting as fleet-sim does (sim::default_zoo_dir()).
+void add_zoo_option(cli::Parser& parser);
 
 // Megabytes per second of `bytes` in `elapsed`.
 double mb_per_s(double bytes, std::chrono::steady_clock::duration elapsed);

@@ -64,8 +64,8 @@ class BenchVehicle {
     client_->connect();
     delivery::DownloadOptions options;
     options.window_blocks = window;
-    download_ = std::make_unique<delivery::Download>(manifest, sink_, SystemClock::instance(),
-                                                     options);
+    download_ =
+        std::make_unique<delivery::Download>(manifest, sink_, SystemClock::instance(), options);
   }
 
   // Runs to the end; returns false when the download failed.
@@ -123,11 +123,9 @@ int run(const cli::Args& args) {
   const int vehicles = static_cast<int>(args.integer("vehicles"));
   const auto window = static_cast<std::uint32_t>(args.integer("window"));
   const std::filesystem::path zoo = args.str("zoo");
-  char dir_template[] = "/tmp/fleetml-delivery-bench.XXXXXX";
-  const std::filesystem::path dir = mkdtemp(dir_template);
 
   test::MosquittoBroker broker;
-  BenchCoordinator coordinator(broker.uri(), dir);
+  BenchCoordinator coordinator(broker.uri(), "delivery-bench");
   std::fprintf(stderr, "delivery-bench: registering %s\n", model.c_str());
   const auto registered = coordinator.get().catalog().add(
       zoo / (model + ".pt"), {model, "image-classification", 0.7, {1, 3, 224, 224}});
@@ -153,7 +151,6 @@ int run(const cli::Args& args) {
   std::printf("%-28s %10.1f %10.2f  (aggregate; %.1f MB/s per vehicle)\n",
               ("delivery, " + std::to_string(vehicles) + " vehicles").c_str(), many_rate,
               many_rate / raw_rate, many_rate / vehicles);
-  std::filesystem::remove_all(dir);
   return 0;
 }
 
@@ -168,9 +165,7 @@ int main(int argc, char** argv) {
     p.option("model", "ID", "zoo artifact to deliver", "resnet18");
     p.option("vehicles", "N", "vehicles downloading at once in the second run", "20");
     p.option("window", "W", "fetch requests in flight per vehicle", "24");
-    const char* home = std::getenv("HOME");
-    p.option("zoo", "DIR", "exported zoo",
-             std::string(home ? home : ".") + "/.cache/fleetml/zoo");
+    bench::add_zoo_option(p);
   };
   command.run = bench::run;
   return cli::run_program("fleetml-delivery-bench", "delivery throughput vs the raw broker",

@@ -119,11 +119,9 @@ int run(const cli::Args& args) {
   const int rounds = static_cast<int>(args.integer("updates"));
   const std::filesystem::path zoo = args.str("zoo");
   const std::filesystem::path source = args.str("source");
-  char dir_template[] = "/tmp/fleetml-ingest-bench.XXXXXX";
-  const std::filesystem::path dir = mkdtemp(dir_template);
 
   test::MosquittoBroker broker;
-  BenchCoordinator coordinator(broker.uri(), dir);
+  BenchCoordinator coordinator(broker.uri(), "ingest-bench");
   for (const char* model : {"mobilenet_v3_small", "mobilenet_v2", "resnet18", "resnet50"}) {
     std::fprintf(stderr, "ingest-bench: registering %s\n", model);
     coordinator.get().catalog().add(zoo / (std::string(model) + ".pt"),
@@ -149,7 +147,6 @@ int run(const cli::Args& args) {
   std::printf("%-36s %12.0f %8.2f\n", "raw broker (plain subscriber)", raw_per_s, 1.0);
   std::printf("%-36s %12.0f %8.2f\n", "coordinator (store + re-plan)", ingest_per_s,
               ingest_per_s / raw_per_s);
-  std::filesystem::remove_all(dir);
   return 0;
 }
 
@@ -163,11 +160,10 @@ int main(int argc, char** argv) {
   command.declare = [](cli::Parser& p) {
     p.option("vehicles", "N", "vehicles sending capability updates", "500");
     p.option("updates", "U", "timed updates per vehicle (after one untimed first)", "4");
-    const char* home = std::getenv("HOME");
-    p.option("zoo", "DIR", "exported zoo", std::string(home ? home : ".") + "/.cache/fleetml/zoo");
+    bench::add_zoo_option(p);
     p.option("source", "DIR", "fleetml source tree (device profiles)", FLEETML_SOURCE_DIR);
   };
   command.run = bench::run;
-  return cli::run_program("fleetml-ingest-bench", "coordinator ingest vs the raw broker",
-                          {command}, argc, argv);
+  return cli::run_program("fleetml-ingest-bench", "coordinator ingest vs the raw broker", {command},
+                          argc, argv);
 }
