@@ -330,6 +330,18 @@ TEST_F(VehicleDeliveryTest, ModelFailingTheSmokeInferenceIsRolledBack) {
   EXPECT_EQ(active_version(), 1u);
   EXPECT_FALSE(fs::exists(data_dir() / "models" / kModel / "2"));
   EXPECT_TRUE(vehicle_->running());
+
+  // Operators see the failure and its reason in the retained Status (fleetctl watch).
+  MqttProbe probe(broker_.uri(), {});
+  const auto status = probe.wait_for_retained(
+      peer_.topics().status(kVehicle), 30s, [](const transport::Message& msg) {
+        v1::Status s;
+        return s.ParseFromString(msg.payload) && s.transfers_size() == 1 &&
+               s.transfers(0).phase() == v1::TransferState::FAILED &&
+               s.transfers(0).version() == 2 &&
+               s.transfers(0).detail().starts_with(reason::kSmokeFailed);
+      });
+  EXPECT_TRUE(status) << "no retained Status with the failed install";
 }
 
 }  // namespace

@@ -18,13 +18,20 @@ std::string format(const char* pattern, Args... args) {
 
 const char* phase_name(v1::TransferState::Phase phase) {
   switch (phase) {
-    case v1::TransferState::DOWNLOADING: return "downloading";
-    case v1::TransferState::VERIFYING: return "verifying";
-    case v1::TransferState::INSTALLING: return "installing";
-    case v1::TransferState::BENCHMARKING: return "benchmarking";
-    case v1::TransferState::ACTIVE: return "active";
-    case v1::TransferState::FAILED: return "failed";
-    default: return "-";
+    case v1::TransferState::DOWNLOADING:
+      return "downloading";
+    case v1::TransferState::VERIFYING:
+      return "verifying";
+    case v1::TransferState::INSTALLING:
+      return "installing";
+    case v1::TransferState::BENCHMARKING:
+      return "benchmarking";
+    case v1::TransferState::ACTIVE:
+      return "active";
+    case v1::TransferState::FAILED:
+      return "failed";
+    default:
+      return "-";
   }
 }
 
@@ -33,11 +40,15 @@ std::string transfer_text(const v1::Status* status, const std::string& app) {
   for (const auto& t : status->transfers()) {
     if (t.application_id() != app) continue;
     if (t.phase() == v1::TransferState::DOWNLOADING && t.bytes_total() > 0) {
-      return format("downloading %s %.0f%%", t.model_id().c_str(),
-                    100.0 * static_cast<double>(t.bytes_done()) /
-                        static_cast<double>(t.bytes_total()));
+      return format(
+          "downloading %s %.0f%%", t.model_id().c_str(),
+          100.0 * static_cast<double>(t.bytes_done()) / static_cast<double>(t.bytes_total()));
     }
-    return std::string(phase_name(t.phase())) + " " + t.model_id();
+    std::string text = std::string(phase_name(t.phase())) + " " + t.model_id();
+    // A failure's reason matters to the operator; the previous model stays active.
+    if (t.phase() == v1::TransferState::FAILED && !t.detail().empty())
+      text += " (" + t.detail() + ")";
+    return text;
   }
   return "-";
 }
@@ -95,15 +106,16 @@ bool FleetView::apply(const std::string& topic, const std::string& payload) {
 }
 
 std::string FleetView::table() const {
-  std::string out = format("%-14s %-7s %-16s %-10s %8s %-18s %9s %9s %9s  %s\n", "vehicle",
-                           "status", "device", "app", "deadline", "model", "pred ms",
-                           "meas p95", "link kbps", "transfer");
+  std::string out =
+      format("%-14s %-7s %-16s %-10s %8s %-18s %9s %9s %9s  %s\n", "vehicle", "status", "device",
+             "app", "deadline", "model", "pred ms", "meas p95", "link kbps", "transfer");
   for (const auto& [id, v] : vehicles_) {
     const v1::Status* status = v.status ? &*v.status : nullptr;
     std::string device = "?";
     if (v.capability) {
       const auto& d = v.capability->device();
-      device = !d.profile().empty() ? d.profile() : d.arch() + "/" + std::to_string(d.cores()) + "c";
+      device =
+          !d.profile().empty() ? d.profile() : d.arch() + "/" + std::to_string(d.cores()) + "c";
     }
     const std::string link = v.last_kbps ? format("%.0f", *v.last_kbps)
                              : v.capability && v.capability->link().nominal_downlink_kbps() > 0
@@ -122,9 +134,9 @@ std::string FleetView::table() const {
           r->second.measurement().p95_ms() > 0) {
         measured = format("%.1f", r->second.measurement().p95_ms());
       }
-      const std::string model =
-          app.model_id().empty() ? "NONE FEASIBLE"
-                                 : app.model_id() + " v" + std::to_string(app.model_version());
+      const std::string model = app.model_id().empty()
+                                    ? "NONE FEASIBLE"
+                                    : app.model_id() + " v" + std::to_string(app.model_version());
       const std::string predicted =
           app.model_id().empty() ? "-" : format("%.1f", app.predicted_bound_ms());
       out += format("%-14s %-7s %-16s %-10s %8.0f %-18s %9s %9s %9s  %s\n", id.c_str(),
@@ -154,21 +166,23 @@ nlohmann::json FleetView::to_json() const {
 }
 
 std::string explain(const v1::AssignmentBody& body) {
-  std::string out = format("vehicle %s  assignment #%llu  estimator %s  utilization %.2f  "
-                           "memory %.0f MB\n",
-                           body.vehicle_id().c_str(), static_cast<unsigned long long>(body.seq()),
-                           body.estimator().c_str(), body.utilization(), body.memory_mb());
+  std::string out = format(
+      "vehicle %s  assignment #%llu  estimator %s  utilization %.2f  "
+      "memory %.0f MB\n",
+      body.vehicle_id().c_str(), static_cast<unsigned long long>(body.seq()),
+      body.estimator().c_str(), body.utilization(), body.memory_mb());
   for (const auto& app : body.applications()) {
-    out += "\napplication " + app.application_id() + format(" (deadline %.0f ms)\n", app.deadline_ms());
+    out += "\napplication " + app.application_id() +
+           format(" (deadline %.0f ms)\n", app.deadline_ms());
     if (app.model_id().empty()) {
       out += "  chosen: none feasible\n";
     } else {
-      out += format("  chosen: %s v%llu  top1 %.2f%%  predicted %.1f ms (bound %.1f ms, %s)  "
-                    "download %.1f s  utilization %.2f  memory %.0f MB\n",
-                    app.model_id().c_str(), static_cast<unsigned long long>(app.model_version()),
-                    100 * app.accuracy(), app.predicted_point_ms(), app.predicted_bound_ms(),
-                    app.estimator().c_str(), app.predicted_download_s(), app.utilization(),
-                    app.memory_mb());
+      out += format(
+          "  chosen: %s v%llu  top1 %.2f%%  predicted %.1f ms (bound %.1f ms, %s)  "
+          "download %.1f s  utilization %.2f  memory %.0f MB\n",
+          app.model_id().c_str(), static_cast<unsigned long long>(app.model_version()),
+          100 * app.accuracy(), app.predicted_point_ms(), app.predicted_bound_ms(),
+          app.estimator().c_str(), app.predicted_download_s(), app.utilization(), app.memory_mb());
     }
     if (!app.reason().empty()) out += "  why: " + app.reason() + "\n";
     if (app.rejected_size() > 0) out += "  rejected:\n";

@@ -64,6 +64,22 @@ TEST(FleetView, RowsPerApplicationWithPredictionMeasurementAndTransfer) {
   EXPECT_EQ(view.to_json()["car-1"]["assignment"]["applications"][0]["model_id"], "resnet18");
 }
 
+TEST(FleetView, ShowsAFailedInstallWithItsReason) {
+  FleetView view(kTopics);
+  ASSERT_TRUE(view.apply(kTopics.assignment("car-1"), signed_payload(body_for("car-1"))));
+  v1::Status status;
+  status.set_state(v1::Status::ONLINE);
+  auto* t = status.add_transfers();
+  t->set_application_id("cam");
+  t->set_model_id("resnet18");
+  t->set_phase(v1::TransferState::FAILED);
+  t->set_detail("smoke_failed: forward threw");
+  ASSERT_TRUE(view.apply(kTopics.status("car-1"), status.SerializeAsString()));
+  const std::string table = view.table();
+  EXPECT_NE(table.find("failed resnet18 (smoke_failed: forward threw)"), std::string::npos)
+      << table;
+}
+
 TEST(FleetView, StaleWillDoesNotMarkAReconnectedVehicleOffline) {
   FleetView view(kTopics);
   v1::Status online;

@@ -1,6 +1,7 @@
 #include "vehicle_client/agent/agent.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "shared/common/error.h"
 #include "shared/common/file.h"
@@ -15,6 +16,8 @@ namespace {
 namespace fs = std::filesystem;
 constexpr const char* kLog = "vehicle";
 constexpr auto kTick = std::chrono::seconds(1);
+// Status stays small: it is retained and re-sent with every state change.
+constexpr std::size_t kStateDetailBytes = 200;
 
 // The data directory must exist before the Installer locks it.
 AgentConfig prepared(AgentConfig config) {
@@ -400,7 +403,6 @@ void Agent::finish_job(const std::string& sha256) {
       reject(app, m.model_id(), m.version(), download.failure_reason(), download.failure_detail(),
              job.assignment_seq);
     }
-    publish_status(true);
     return;
   }
   const v1::DownloadStats stats = download.stats();
@@ -422,10 +424,14 @@ void Agent::finish_job(const std::string& sha256) {
 void Agent::install(const v1::ManifestBody& manifest, const fs::path& file,
                     const std::string& application_id, const v1::DownloadStats& stats,
                     std::uint64_t assignment_seq) {
+  set_app_state(application_id, manifest.model_id(), manifest.version(),
+                v1::TransferState::INSTALLING, "");
   const delivery::InstallResult result = installer_.install(file, manifest, application_id);
   if (!result.ok()) {
     failed_.insert({manifest.sha256(), assignment_seq});
     if (result.reason == crypto::reason::kSmokeFailed) {
+      set_app_state(application_id, manifest.model_id(), manifest.version(),
+                    v1::TransferState::FAILED, result.reason + ": " + result.detail);
       v1::Report r;
       r.set_kind(v1::Report::INSTALL_FAILED);
       r.set_application_id(application_id);
@@ -440,9 +446,10 @@ void Agent::install(const v1::ManifestBody& manifest, const fs::path& file,
       reject(application_id, manifest.model_id(), manifest.version(), result.reason, result.detail,
              assignment_seq);
     }
-    publish_status(true);
     return;
   }
+  set_app_state(application_id, manifest.model_id(), manifest.version(),
+                v1::TransferState::BENCHMARKING, "");
   const auto active = installer_.active(application_id);
   v1::Report r;
   r.set_kind(v1::Report::INSTALLED);
@@ -451,11 +458,15 @@ void Agent::install(const v1::ManifestBody& manifest, const fs::path& file,
   r.set_model_version(manifest.version());
   *r.mutable_download() = stats;
   r.set_assignment_seq(assignment_seq);
+  std::string outcome;
   try {
     *r.mutable_measurement() =
         platform_.benchmark(active->path, manifest, *application(application_id));
     state_.set_measurement(manifest.model_id(), manifest.version(), application_id,
                            r.measurement());
+    char p95[64];
+    std::snprintf(p95, sizeof p95, "measured p95 %.1f ms", r.measurement().p95_ms());
+    outcome = p95;
     report(std::move(r));
   } catch (const Error& e) {
     // The model passed its smoke test and is active; without a measurement the Report would
@@ -463,8 +474,23 @@ void Agent::install(const v1::ManifestBody& manifest, const fs::path& file,
     log::error(
         kLog, "benchmark failed",
         {{"vehicle", config_.vehicle_id}, {"model", manifest.model_id()}, {"error", e.what()}});
+    outcome = std::string("benchmark failed: ") + e.what();
   }
   publish_capability();
+  set_app_state(application_id, manifest.model_id(), manifest.version(), v1::TransferState::ACTIVE,
+                std::move(outcome));
+}
+
+void Agent::set_app_state(const std::string& application_id, const std::string& model_id,
+                          std::uint64_t version, v1::TransferState::Phase phase,
+                          std::string detail) {
+  v1::TransferState& state = app_states_[application_id];
+  state.Clear();
+  state.set_application_id(application_id);
+  state.set_model_id(model_id);
+  state.set_version(version);
+  state.set_phase(phase);
+  state.set_detail(delivery::printable(detail, kStateDetailBytes));
   publish_status(true);
 }
 
@@ -477,16 +503,21 @@ void Agent::publish_status(bool online) {
   status.set_sent_unix_ms(clock_.now_unix_ms());
   status.set_state(online ? v1::Status::ONLINE : v1::Status::OFFLINE);
   status.set_session(session_);
+  std::set<std::string> downloading;
   for (const auto& [sha, job] : jobs_) {
     for (const std::string& app : job.applications) {
       v1::TransferState* t = status.add_transfers();
       t->set_application_id(app);
       t->set_model_id(job.manifest.model_id());
       t->set_version(job.manifest.version());
-      t->set_phase(job.phase);
+      t->set_phase(v1::TransferState::DOWNLOADING);
       t->set_bytes_done(job.download->verified_prefix());
       t->set_bytes_total(job.manifest.size_bytes());
+      downloading.insert(app);
     }
+  }
+  for (const auto& [app, state] : app_states_) {
+    if (!downloading.contains(app)) *status.add_transfers() = state;
   }
   last_status_ = clock_.now();
   client_->publish(topics_.status(config_.vehicle_id), status.SerializeAsString(), 1, true);
@@ -550,6 +581,10 @@ void Agent::reject(const std::string& application_id, const std::string& model_i
   r.set_detail(delivery::printable(detail, 1000));
   r.set_assignment_seq(assignment_seq);
   report(std::move(r));
+  if (!application_id.empty() && !model_id.empty()) {
+    set_app_state(application_id, model_id, version, v1::TransferState::FAILED,
+                  reason + ": " + detail);
+  }
 }
 
 bool Agent::first_time(const std::string& key) { return reported_.insert(key).second; }

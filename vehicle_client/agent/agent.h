@@ -74,7 +74,6 @@ class Agent {
     std::uint64_t assignment_seq = 0;
     std::unique_ptr<ArtifactSink> sink;
     std::unique_ptr<delivery::Download> download;
-    v1::TransferState::Phase phase = v1::TransferState::DOWNLOADING;
   };
 
   // start() = prepare(), connect, begin_ticking(). prepare: device, calibration, will, client
@@ -106,6 +105,11 @@ class Agent {
                const std::string& application_id, const v1::DownloadStats& stats,
                std::uint64_t assignment_seq);
 
+  // Records an application's install state outside a download (installing, benchmarking,
+  // active, failed) and publishes it in the Status, for `fleetctl watch`.
+  void set_app_state(const std::string& application_id, const std::string& model_id,
+                     std::uint64_t version, v1::TransferState::Phase phase, std::string detail);
+
   // Messages out.
   void publish_status(bool online);
   void publish_capability();
@@ -134,8 +138,9 @@ class Agent {
   v1::Device device_;
   v1::Calibration calibration_;
   std::optional<v1::AssignmentBody> assignment_;
-  std::map<std::string, v1::Manifest> manifests_;  // latest received per model id, unverified
-  std::map<std::string, Job> jobs_;                // by artifact sha256
+  std::map<std::string, v1::Manifest> manifests_;        // latest received per model id, unverified
+  std::map<std::string, Job> jobs_;                      // by artifact sha256
+  std::map<std::string, v1::TransferState> app_states_;  // by application id; see set_app_state
   std::set<std::string> reported_;
   // (sha256, assignment seq) that failed: not retried until a new assignment arrives.
   std::set<std::pair<std::string, std::uint64_t>> failed_;
