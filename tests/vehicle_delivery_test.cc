@@ -5,6 +5,7 @@
 // model store's state.json.
 
 #include <csignal>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -311,6 +312,17 @@ TEST_F(VehicleDeliveryTest, KilledMidDownloadResumesFromTheVerifiedOffset) {
   EXPECT_EQ(
       crypto::to_hex(crypto::sha256_file(data_dir() / "models" / kModel / "1" / "model.pt").sha256),
       m.sha256());
+}
+
+TEST_F(VehicleDeliveryTest, StartsWithoutABrokerAndConnectsWhenItComesUp) {
+  broker_.stop();
+  start_vehicle();
+  std::this_thread::sleep_for(3s);  // a few failed connection attempts
+  ASSERT_TRUE(vehicle_->running()) << vehicle_->log();
+  EXPECT_NE(vehicle_->log().find("broker unreachable, retrying"), std::string::npos);
+  broker_.start();
+  deliver(1, 1);
+  EXPECT_TRUE(wait_report(v1::Report::INSTALLED, 1)) << "no INSTALLED report";
 }
 
 TEST_F(VehicleDeliveryTest, ModelFailingTheSmokeInferenceIsRolledBack) {

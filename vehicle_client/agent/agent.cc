@@ -99,8 +99,21 @@ void Agent::begin_ticking() {
 
 void Agent::start() {
   prepare();
-  client_->connect();
+  connect_or_retry(std::chrono::seconds(1));
   begin_ticking();
+}
+
+void Agent::connect_or_retry(std::chrono::seconds wait) {
+  if (stopped_) return;
+  try {
+    client_->connect();
+  } catch (const Error& e) {
+    log::warn(kLog, "broker unreachable, retrying",
+              {{"vehicle", config_.vehicle_id}, {"error", e.what()}, {"retry_s", wait.count()}});
+    scheduler_.post_after(wait, [this, wait] {
+      connect_or_retry(std::min<std::chrono::seconds>(wait * 2, std::chrono::seconds(30)));
+    });
+  }
 }
 
 void Agent::start_all(const std::vector<Agent*>& agents) {

@@ -55,8 +55,10 @@ class Agent {
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
 
-  // Describes and calibrates the device (Platform), connects and subscribes. Throws
-  // fleetml::Error when the broker cannot be reached.
+  // Describes and calibrates the device (Platform), connects and subscribes. A vehicle
+  // often starts without network: when the broker cannot be reached the agent keeps running
+  // (messages queue in the client) and retries from the scheduler, backing off from 1 s to
+  // 30 s; the client reconnects by itself once a connection has succeeded.
   void start();
   // start() for many agents (one process simulating a fleet), connecting them together with
   // transport::MqttClient::connect_all: a loop of start() takes about a second per client
@@ -80,6 +82,8 @@ class Agent {
   // and subscriptions; begin_ticking: the first tick.
   void prepare();
   void begin_ticking();
+  // The first connection: connect(), or a retry after `wait` on the scheduler.
+  void connect_or_retry(std::chrono::seconds wait);
   // Queues the assignment and manifests kept from the last run (scheduler thread).
   void resume_from_disk();
   std::filesystem::path assignment_file() const;
