@@ -37,7 +37,7 @@ class DownloadSink {
 struct DownloadOptions {
   // Requests in flight at once (W), one block each. A larger window fills a long fat link;
   // after a crash at most this many blocks are fetched again.
-  std::uint32_t window_blocks = 4;
+  std::uint32_t window_blocks = 16;
   // A request unanswered for this long (Clock time) is sent again.
   Clock::Duration request_timeout = std::chrono::seconds(30);
   // Chunks that fail their length or block hash are re-requested; one more than this many

@@ -81,7 +81,9 @@ TEST_F(DownloadTest, OutOfOrderChunksAreReassembled) {
 
 TEST_F(DownloadTest, DuplicateAndUnrelatedChunksAreIgnored) {
   HashOnlySink sink;
-  Download d(manifest_, sink, clock_);
+  DownloadOptions options;
+  options.window_blocks = 4;  // block 15 is not requested yet
+  Download d(manifest_, sink, clock_, options);
   const auto requests = d.next_requests();
   const v1::Chunk first = answer(requests[0]);
   EXPECT_EQ(d.on_chunk(first), Outcome::kAccepted);
