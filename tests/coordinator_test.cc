@@ -4,12 +4,12 @@
 // The vehicles here are test publishers that send what `fleet-vehicle --profile` sends: the
 // DIGA profile's nominal specs and the calibration the simulator's device model produces (a
 // stand-in for the Raspberry Pi and the i9 PC, which are not on this machine).
-#include <gtest/gtest.h>
-
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "schemas/fleet.pb.h"
@@ -35,8 +35,8 @@ const std::vector<std::string> kModels = {"mobilenet_v3_small", "mobilenet_v2", 
 
 v1::Capability capability(const std::string& vehicle, const std::string& profile_name,
                           double deadline_ms, std::uint64_t seq = 1) {
-  const auto profile =
-      sim::load_device_profile(test::source_dir() / "simulation/profiles" / (profile_name + ".json"));
+  const auto profile = sim::load_device_profile(test::source_dir() / "simulation/profiles" /
+                                                (profile_name + ".json"));
   const sim::SimulatedDevice device(profile);
   sim::Rng rng(7);
   v1::Capability cap;
@@ -73,9 +73,9 @@ class CoordinatorLoop : public ::testing::Test {
 
   // The retained assignment of `vehicle`, verified with the coordinator's public key, once it
   // satisfies `match`.
-  v1::AssignmentBody assignment(const std::string& vehicle,
-                                const std::function<bool(const v1::AssignmentBody&)>& match =
-                                    nullptr) {
+  v1::AssignmentBody assignment(
+      const std::string& vehicle,
+      const std::function<bool(const v1::AssignmentBody&)>& match = nullptr) {
     std::optional<v1::AssignmentBody> found;
     probe_.wait_for_retained(kTopics.assignment(vehicle), 60s, [&](const transport::Message& m) {
       v1::Assignment signed_;
@@ -138,8 +138,7 @@ TEST_F(CoordinatorLoop, EachVehicleGetsARetainedSignedAssignmentAndTheRpi4ACheap
   // The JSON twin is retained too, for any MQTT client.
   const auto json = probe_.wait_for_retained(kTopics.assignment_json("pi-1"), 10s);
   ASSERT_TRUE(json);
-  EXPECT_EQ(nlohmann::json::parse(json->payload)["applications"][0]["model_id"],
-            pi_app.model_id());
+  EXPECT_EQ(nlohmann::json::parse(json->payload)["applications"][0]["model_id"], pi_app.model_id());
   // And an operator can ask why.
   const std::string why = coordinator_.fleetctl({"explain", "pi-1"});
   EXPECT_NE(why.find("chosen: " + pi_app.model_id()), std::string::npos) << why;
@@ -161,7 +160,8 @@ TEST_F(CoordinatorLoop, ADeadlineNoModelMeetsYieldsNoneFeasibleWithReasons) {
 }
 
 TEST_F(CoordinatorLoop, MalformedCapabilitiesAreRejectedWithAnEventAndServiceGoesOn) {
-  probe_.client().publish_wait({kTopics.capability("bad-1"), "not a protobuf \xff", 1, false, {}, {}});
+  probe_.client().publish_wait(
+      {kTopics.capability("bad-1"), "not a protobuf \xff", 1, false, {}, {}});
   auto nan = capability("bad-2", "rpi4", 100);
   nan.mutable_device()->set_ram_gb(std::nan(""));
   publish_capability(nan);
@@ -208,11 +208,58 @@ TEST_F(CoordinatorLoop, ARestartKeepsStateAndRepublishesNothingWrong) {
   }
   // State kept: a new capability is planned with a higher sequence, not from 1 again.
   publish_capability(capability("pi-4", "rpi4", 0.5, /*seq=*/2));
-  const auto after = assignment("pi-4", [&](const v1::AssignmentBody& b) {
-    return b.seq() > before.seq();
-  });
+  const auto after =
+      assignment("pi-4", [&](const v1::AssignmentBody& b) { return b.seq() > before.seq(); });
   ASSERT_EQ(after.applications_size(), 1);
   EXPECT_TRUE(after.applications(0).model_id().empty());
+}
+
+// Issue 4's feedback loop from the coordinator's side: a measured p95 over the deadline is an
+// ops event, and the measurement overrides the estimate, so the vehicle is re-planned away
+// from that model.
+TEST_F(CoordinatorLoop, AMeasuredDeadlineMissIsAnEventAndTheVehicleIsReplanned) {
+  const v1::Capability cap = capability("pc-2", "pc-i9", 150);
+  publish_capability(cap);
+  const auto first = assignment("pc-2");
+  ASSERT_EQ(first.applications_size(), 1);
+  const v1::AppAssignment chosen = first.applications(0);
+  ASSERT_FALSE(chosen.model_id().empty()) << chosen.reason();
+
+  v1::Report report;
+  report.set_vehicle_id("pc-2");
+  report.set_seq(1);
+  report.set_sent_unix_ms(1);
+  report.set_kind(v1::Report::INSTALLED);
+  report.set_application_id("cam");
+  report.set_model_id(chosen.model_id());
+  report.set_model_version(chosen.model_version());
+  report.set_assignment_seq(first.seq());
+  v1::Measurement* m = report.mutable_measurement();
+  m->set_p50_ms(300);
+  m->set_p95_ms(400);
+  m->set_mean_ms(310);
+  m->set_batch(1);
+  m->set_threads(cap.calibration().threads());
+  m->set_repeats(20);
+  probe_.client().publish_wait(
+      {kTopics.report("pc-2"), report.SerializeAsString(), 1, false, {}, {}});
+
+  const auto miss = event("deadline_miss", "pc-2");
+  ASSERT_TRUE(miss) << "no deadline_miss event";
+  const auto replanned = assignment("pc-2", [&](const v1::AssignmentBody& b) {
+    return b.seq() > first.seq() && b.applications_size() == 1 &&
+           b.applications(0).model_id() != chosen.model_id();
+  });
+  ASSERT_EQ(replanned.applications_size(), 1);
+  const v1::AppAssignment& app = replanned.applications(0);
+  EXPECT_LE(app.predicted_bound_ms(), 150);
+  // The measured model is explained by its measurement.
+  const auto dropped =
+      std::find_if(app.rejected().begin(), app.rejected().end(),
+                   [&](const auto& r) { return r.model_id() == chosen.model_id(); });
+  ASSERT_NE(dropped, app.rejected().end());
+  EXPECT_EQ(dropped->code(), "deadline") << dropped->reason();
+  EXPECT_GE(dropped->predicted_bound_ms(), 400) << dropped->reason();
 }
 
 }  // namespace
