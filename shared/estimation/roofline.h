@@ -46,10 +46,11 @@ struct RooflineOptions {
   // A forward() call (interpreter entry, input and output handling) costs as much as this
   // many operator dispatches of the calibration's op_overhead_us.
   double call_overhead_ops = 50;
-  // A convolution or matmul call (output allocation, weight layout checks, the thread pool's
-  // fork and join) costs this many more dispatches of op_overhead_us than the calibration's
-  // 1-element add.
-  double layer_overhead_ops = 20;
+  // A convolution or matmul call costs at least one more dispatch of op_overhead_us than the
+  // calibration's 1-element add (output allocation, weight layout checks, the thread pool's
+  // fork and join). How much more varies widely between runtimes and CPUs, so adaptation's
+  // prior on this term is wide (AdaptationOptions).
+  double layer_overhead_ops = 1;
   // A kernel reaches its calibrated rate only with enough output elements per call to fill
   // every thread's tiles: with P outputs it runs at about P / (P + parallel_half_outputs) of it,
   // i.e. it pays for parallel_half_outputs extra outputs per call whatever the batch (the
