@@ -68,12 +68,8 @@ int run(const cli::Args& args) {
   const std::vector<int> batches = parse_batches(args.str("batches"));
   const std::int64_t repeats = args.integer("repeats");
   if (repeats < 1 || repeats > 100000) throw cli::UsageError("--repeats must be in [1, 100000]");
-  const auto models_dir = args.has("models") ? fs::path(args.str("models")) : default_zoo_dir();
-  const std::vector<model::ModelProfile> models = load_zoo_profiles(models_dir);
-  if (models.empty()) {
-    throw Error("models " + models_dir.string() +
-                ": no <id>.profile.json (write them with fleetctl characterize --json)");
-  }
+  const std::vector<model::ModelProfile> models =
+      require_zoo_profiles(args.has("models") ? args.str("models") : "");
   const fs::path out_dir = args.str("out");
   fs::create_directories(out_dir);
   Rng rng(static_cast<std::uint64_t>(args.integer("seed")));
