@@ -4,15 +4,17 @@
 // The vehicles here are test publishers that send what `fleet-vehicle --profile` sends: the
 // DIGA profile's nominal specs and the calibration the simulator's device model produces (a
 // stand-in for the Raspberry Pi and the i9 PC, which are not on this machine).
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <fstream>
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "coordinator/storage/database.h"
 #include "schemas/fleet.pb.h"
+#include "shared/common/clock.h"
+#include "shared/common/file.h"
 #include "shared/crypto/envelope.h"
 #include "shared/crypto/key_dir.h"
 #include "shared/messages/topics.h"
@@ -35,8 +37,8 @@ const std::vector<std::string> kModels = {"mobilenet_v3_small", "mobilenet_v2", 
 
 v1::Capability capability(const std::string& vehicle, const std::string& profile_name,
                           double deadline_ms, std::uint64_t seq = 1) {
-  const auto profile =
-      sim::load_device_profile(test::source_dir() / "simulation/profiles" / (profile_name + ".json"));
+  const auto profile = sim::load_device_profile(test::source_dir() / "simulation/profiles" /
+                                                (profile_name + ".json"));
   const sim::SimulatedDevice device(profile);
   sim::Rng rng(7);
   v1::Capability cap;
@@ -73,9 +75,9 @@ class CoordinatorLoop : public ::testing::Test {
 
   // The retained assignment of `vehicle`, verified with the coordinator's public key, once it
   // satisfies `match`.
-  v1::AssignmentBody assignment(const std::string& vehicle,
-                                const std::function<bool(const v1::AssignmentBody&)>& match =
-                                    nullptr) {
+  v1::AssignmentBody assignment(
+      const std::string& vehicle,
+      const std::function<bool(const v1::AssignmentBody&)>& match = nullptr) {
     std::optional<v1::AssignmentBody> found;
     probe_.wait_for_retained(kTopics.assignment(vehicle), 60s, [&](const transport::Message& m) {
       v1::Assignment signed_;
@@ -139,8 +141,7 @@ TEST_F(CoordinatorLoop, EachVehicleGetsARetainedSignedAssignmentAndTheRpi4ACheap
   // The JSON twin is retained too, for any MQTT client.
   const auto json = probe_.wait_for_retained(kTopics.assignment_json("pi-1"), 10s);
   ASSERT_TRUE(json);
-  EXPECT_EQ(nlohmann::json::parse(json->payload)["applications"][0]["model_id"],
-            pi_app.model_id());
+  EXPECT_EQ(nlohmann::json::parse(json->payload)["applications"][0]["model_id"], pi_app.model_id());
   // And an operator can ask why.
   const std::string why = coordinator_.fleetctl({"explain", "pi-1"});
   EXPECT_NE(why.find("chosen: " + pi_app.model_id()), std::string::npos) << why;
@@ -162,7 +163,8 @@ TEST_F(CoordinatorLoop, ADeadlineNoModelMeetsYieldsNoneFeasibleWithReasons) {
 }
 
 TEST_F(CoordinatorLoop, MalformedCapabilitiesAreRejectedWithAnEventAndServiceGoesOn) {
-  probe_.client().publish_wait({kTopics.capability("bad-1"), "not a protobuf \xff", 1, false, {}, {}});
+  probe_.client().publish_wait(
+      {kTopics.capability("bad-1"), "not a protobuf \xff", 1, false, {}, {}});
   auto nan = capability("bad-2", "rpi4", 100);
   nan.mutable_device()->set_ram_gb(std::nan(""));
   publish_capability(nan);
@@ -209,11 +211,66 @@ TEST_F(CoordinatorLoop, ARestartKeepsStateAndRepublishesNothingWrong) {
   }
   // State kept: a new capability is planned with a higher sequence, not from 1 again.
   publish_capability(capability("pi-4", "rpi4", 0.5, /*seq=*/2));
-  const auto after = assignment("pi-4", [&](const v1::AssignmentBody& b) {
-    return b.seq() > before.seq();
-  });
+  const auto after =
+      assignment("pi-4", [&](const v1::AssignmentBody& b) { return b.seq() > before.seq(); });
   ASSERT_EQ(after.applications_size(), 1);
   EXPECT_TRUE(after.applications(0).model_id().empty());
+}
+
+TEST_F(CoordinatorLoop, DeviceCorrectionsFittedFromReportsSurviveARestart) {
+  // An rpi4 reports benchmarks of two catalog models; the re-plan fits its device kind's
+  // corrections and stores them; a restarted coordinator restores them from the database.
+  const v1::Capability cap = capability("pi-5", "rpi4", 150);
+  publish_capability(cap);
+  assignment("pi-5");
+  const auto profile =
+      sim::load_device_profile(test::source_dir() / "simulation/profiles/rpi4.json");
+  const sim::SimulatedDevice device(profile);
+  sim::Rng rng(11);
+  std::uint64_t seq = 1;
+  for (const char* id : {"mobilenet_v2", "resnet18"}) {
+    const auto characterization = model::profile_from_json(
+        nlohmann::json::parse(file::read(test::zoo_dir() / (std::string(id) + ".profile.json"))));
+    v1::Report report;
+    report.set_vehicle_id("pi-5");
+    report.set_seq(seq++);
+    report.set_sent_unix_ms(1);
+    report.set_kind(v1::Report::BENCHMARK);
+    report.set_application_id("cam");
+    report.set_model_id(id);
+    report.set_model_version(1);
+    *report.mutable_measurement() = device.measure(characterization, 1, 20, rng);
+    probe_.client().publish_wait(
+        {kTopics.report("pi-5"), report.SerializeAsString(), 1, false, {}, {}});
+  }
+  // The re-plan after the reports estimates the unmeasured models with the corrections.
+  const auto key_has_corrections = [&] {
+    const std::string log = file::read(coordinator_.log_path());
+    return log.find("device corrections refitted") != std::string::npos;
+  };
+  for (int i = 0; i < 100 && !key_has_corrections(); ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(key_has_corrections()) << file::read(coordinator_.log_path());
+  coordinator_.stop();
+
+  std::optional<nlohmann::json> stored;
+  {
+    ManualClock clock;
+    storage::Database db(coordinator_.data_dir() / "fleet.db", clock);
+    for (const auto& [key, json] : db.device_corrections()) {
+      if (key.find("Cortex-A72") != std::string::npos) stored = json;
+    }
+  }
+  ASSERT_TRUE(stored) << "no stored corrections for the rpi4's device kind";
+  EXPECT_EQ(stored->at("models"), 2);
+  EXPECT_EQ(stored->at("samples"), 2);
+
+  coordinator_.start();
+  const auto restored = [&] {
+    const std::string log = file::read(coordinator_.log_path());
+    return log.find("msg=\"estimator state restored\" device_corrections=1") != std::string::npos;
+  };
+  for (int i = 0; i < 100 && !restored(); ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(restored()) << file::read(coordinator_.log_path());
 }
 
 }  // namespace
