@@ -17,13 +17,8 @@ int run(const cli::Args& args) {
   if (mode != "profile" && mode != "plain" && mode != "optimized") {
     throw cli::UsageError("--mode must be profile, plain or optimized");
   }
-  const auto models_dir =
-      args.has("models") ? std::filesystem::path(args.str("models")) : default_zoo_dir();
-  const std::vector<model::ModelProfile> models = load_zoo_profiles(models_dir);
-  if (models.empty()) {
-    throw Error("models " + models_dir.string() +
-                ": no <id>.profile.json (write them with fleetctl characterize --json)");
-  }
+  const std::vector<model::ModelProfile> models =
+      require_zoo_profiles(args.has("models") ? args.str("models") : "");
   std::vector<SimulatedDevice> devices;
   for (DeviceProfile& p : load_device_profiles(args.str("profiles"))) {
     if (mode == "profile") {

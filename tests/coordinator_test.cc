@@ -12,7 +12,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "coordinator/storage/database.h"
 #include "schemas/fleet.pb.h"
+#include "shared/common/clock.h"
+#include "shared/common/file.h"
 #include "shared/crypto/envelope.h"
 #include "shared/crypto/key_dir.h"
 #include "shared/messages/topics.h"
@@ -112,8 +115,9 @@ double flops_of(const std::string& model_id) {
 }
 
 // 150 ms, not the 100: an rpi4 that has measured nothing yet gets a bound 1.8x its
-// point estimate, and the cheapest zoo model's bound there (~102 ms) misses 100 ms (see
-// docs/estimation.md); what is checked is the ordering under one shared deadline.
+// point estimate (the a-priori margin; calibrating it on the measured sets would widen it), and
+// the cheapest zoo model's bound there (~113 ms) misses 100 ms (see docs/estimation.md); what
+// is checked is the ordering under one shared deadline.
 TEST_F(CoordinatorLoop, EachVehicleGetsARetainedSignedAssignmentAndTheRpi4ACheaperModel) {
   publish_capability(capability("pc-1", "pc-i9", 150));
   publish_capability(capability("pi-1", "rpi4", 150));
@@ -260,6 +264,62 @@ TEST_F(CoordinatorLoop, AMeasuredDeadlineMissIsAnEventAndTheVehicleIsReplanned) 
   ASSERT_NE(dropped, app.rejected().end());
   EXPECT_EQ(dropped->code(), "deadline") << dropped->reason();
   EXPECT_GE(dropped->predicted_bound_ms(), 400) << dropped->reason();
+}
+
+TEST_F(CoordinatorLoop, DeviceCorrectionsFittedFromReportsSurviveARestart) {
+  // An rpi4 reports benchmarks of two catalog models; the re-plan fits its device kind's
+  // corrections and stores them; a restarted coordinator restores them from the database.
+  const v1::Capability cap = capability("pi-5", "rpi4", 150);
+  publish_capability(cap);
+  assignment("pi-5");
+  const auto profile =
+      sim::load_device_profile(test::source_dir() / "simulation/profiles/rpi4.json");
+  const sim::SimulatedDevice device(profile);
+  sim::Rng rng(11);
+  std::uint64_t seq = 1;
+  for (const char* id : {"mobilenet_v2", "resnet18"}) {
+    const auto characterization = model::profile_from_json(
+        nlohmann::json::parse(file::read(test::zoo_dir() / (std::string(id) + ".profile.json"))));
+    v1::Report report;
+    report.set_vehicle_id("pi-5");
+    report.set_seq(seq++);
+    report.set_sent_unix_ms(1);
+    report.set_kind(v1::Report::BENCHMARK);
+    report.set_application_id("cam");
+    report.set_model_id(id);
+    report.set_model_version(1);
+    *report.mutable_measurement() = device.measure(characterization, 1, 20, rng);
+    probe_.client().publish_wait(
+        {kTopics.report("pi-5"), report.SerializeAsString(), 1, false, {}, {}});
+  }
+  // The re-plan after the reports estimates the unmeasured models with the corrections.
+  const auto key_has_corrections = [&] {
+    const std::string log = file::read(coordinator_.log_path());
+    return log.find("device corrections refitted") != std::string::npos;
+  };
+  for (int i = 0; i < 100 && !key_has_corrections(); ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(key_has_corrections()) << file::read(coordinator_.log_path());
+  coordinator_.stop();
+
+  std::optional<nlohmann::json> stored;
+  {
+    ManualClock clock;
+    storage::Database db(coordinator_.data_dir() / "fleet.db", clock);
+    for (const auto& [key, json] : db.device_corrections()) {
+      if (key.find("Cortex-A72") != std::string::npos) stored = json;
+    }
+  }
+  ASSERT_TRUE(stored) << "no stored corrections for the rpi4's device kind";
+  EXPECT_EQ(stored->at("models"), 2);
+  EXPECT_EQ(stored->at("samples"), 2);
+
+  coordinator_.start();
+  const auto restored = [&] {
+    const std::string log = file::read(coordinator_.log_path());
+    return log.find("msg=\"estimator state restored\" device_corrections=1") != std::string::npos;
+  };
+  for (int i = 0; i < 100 && !restored(); ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(restored()) << file::read(coordinator_.log_path());
 }
 
 }  // namespace

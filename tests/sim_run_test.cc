@@ -26,8 +26,8 @@ std::string read_text(const fs::path& path) {
 }
 
 TEST(SimRun, TwentyVehiclesAgainstARealCoordinator) {
-  const fs::path dir = fs::path(::testing::TempDir()) / "sim_run_test";
-  fs::remove_all(dir);
+  const TestDir test_dir;  // unique per process: worktrees may run this suite at once
+  const fs::path& dir = test_dir.path();
   MosquittoBroker broker;
   const std::string speed = "20";
   // Both processes get the same origin, so their scaled clocks agree.

@@ -152,6 +152,7 @@ void Coordinator::load_state() {
     latency_.add_measurement(m);
     ++measurements;
   }
+  latency_.persist_in(*db_);
   log::info(kLog, "state loaded",
             {{"vehicles", vehicles_.size()},
              {"models", catalog_->entries()->size()},

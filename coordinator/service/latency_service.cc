@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
+#include "coordinator/storage/database.h"
 #include "shared/common/log.h"
 #include "shared/estimation/flops.h"
 #include "shared/estimation/roofline.h"
@@ -34,6 +37,68 @@ LatencyService::LatencyService(LatencyServiceOptions options,
 
 std::string LatencyService::device_key(const v1::Capability& capability) const {
   return estimation::device_key(capability);
+}
+
+// Flushes the fits a locked section made once the section (and its lock_guard, declared
+// after this) has ended.
+class LatencyService::FlushOnExit {
+ public:
+  explicit FlushOnExit(LatencyService& service) : service_(service) {}
+  ~FlushOnExit() {
+    try {
+      service_.flush_writes();
+    } catch (const Error& e) {
+      log::warn(kLog, "estimator state not persisted", {{"error", e.what()}});
+    }
+  }
+  FlushOnExit(const FlushOnExit&) = delete;
+  FlushOnExit& operator=(const FlushOnExit&) = delete;
+
+ private:
+  LatencyService& service_;
+};
+
+void LatencyService::persist_in(storage::Database& db) {
+  std::map<std::string, nlohmann::json> corrections = db.device_corrections();
+  std::optional<std::string> learned_bytes = db.blob(kLearnedBlob);
+  std::lock_guard lock(mutex_);
+  db_ = &db;
+  for (const auto& [key, json] : corrections) {
+    try {
+      estimation::DeviceCorrections c = estimation::corrections_from_json(json);
+      if (c.device_key != key) throw Error("stored under " + key + " but for " + c.device_key);
+      corrections_.put(std::move(c));
+      restored_corrections_.insert(key);
+    } catch (const Error& e) {
+      log::warn(kLog, "stored device corrections ignored",
+                {{"device_key", key}, {"error", e.what()}});
+    }
+  }
+  if (learned_bytes) {
+    try {
+      learned_ = estimation::LearnedModel::from_bytes(*learned_bytes);
+      learned_restored_ = true;
+    } catch (const Error& e) {
+      log::warn(kLog, "stored learned model ignored", {{"error", e.what()}});
+    }
+  }
+  log::info(kLog, "estimator state restored",
+            {{"device_corrections", restored_corrections_.size()}, {"learned", learned_restored_}});
+}
+
+void LatencyService::flush_writes() {
+  std::vector<estimation::DeviceCorrections> corrections;
+  std::shared_ptr<const estimation::LearnedModel> learned;
+  storage::Database* db = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    corrections.swap(unwritten_corrections_);
+    learned.swap(unwritten_learned_);
+    db = db_;
+  }
+  if (db == nullptr) return;
+  for (const auto& c : corrections) db->put_device_correction(c.device_key, to_json(c));
+  if (learned) db->put_blob(kLearnedBlob, learned->to_bytes());
 }
 
 void LatencyService::add_measurement(const storage::MeasurementRecord& measurement) {
@@ -94,8 +159,14 @@ std::vector<estimation::Sample> LatencyService::fittable(const std::string& key)
 const estimation::DeviceCorrections* LatencyService::corrections_for(const std::string& key) {
   if (stale_corrections_.erase(key) > 0) {
     const auto samples = fittable(key);
-    if (!samples.empty()) {
-      corrections_.put(estimation::fit_corrections(samples));
+    const auto* current = corrections_.find(key);
+    const bool keep_restored = restored_corrections_.contains(key) && current != nullptr &&
+                               samples.size() < static_cast<std::size_t>(current->samples);
+    if (!samples.empty() && !keep_restored) {
+      estimation::DeviceCorrections c = estimation::fit_corrections(samples);
+      restored_corrections_.erase(key);
+      if (db_ != nullptr) unwritten_corrections_.push_back(c);
+      corrections_.put(std::move(c));
       log::info(kLog, "device corrections refitted",
                 {{"device_key", key}, {"samples", samples.size()}});
     }
@@ -111,8 +182,12 @@ std::shared_ptr<const estimation::LearnedModel> LatencyService::learned() {
       auto more = fittable(key);
       samples.insert(samples.end(), more.begin(), more.end());
     }
-    if (!samples.empty()) {
+    const bool keep_restored = learned_restored_ && learned_ &&
+                               samples.size() < static_cast<std::size_t>(learned_->samples());
+    if (!samples.empty() && !keep_restored) {
       learned_ = estimation::LearnedModel::train(samples);
+      learned_restored_ = false;
+      if (db_ != nullptr) unwritten_learned_ = learned_;
       log::info(kLog, "learned estimator retrained", {{"samples", samples.size()}});
     }
   }
@@ -121,6 +196,7 @@ std::shared_ptr<const estimation::LearnedModel> LatencyService::learned() {
 
 std::optional<estimation::DeviceCorrections> LatencyService::corrections(
     const v1::Capability& capability) {
+  FlushOnExit flush(*this);
   std::lock_guard lock(mutex_);
   const std::string key = device_key(capability);
   if (capabilities_.try_emplace(key, capability).second) stale_corrections_.insert(key);
@@ -134,6 +210,7 @@ std::optional<assignment::LatencyEstimate> LatencyService::estimate(
   const estimation::Query query{entry.profile, capability, static_cast<int>(batch), entry.model_id};
   estimation::check_batch(options_.estimator, query.batch);
   {
+    FlushOnExit flush(*this);
     std::lock_guard lock(mutex_);
     remember(key, capability, entry);
     if (const auto m = measured_.find(key, versioned(entry.model_id, entry.version), query.batch)) {

@@ -37,8 +37,16 @@ struct LatencyServiceOptions {
 // model versions other than the catalog's current one are kept for the override of that version but
 // not fitted on.
 //
+// Persistence (persist_in): every refit of a device kind's corrections is written to the
+// database's device_corrections (to_json of DeviceCorrections) and every retrained learned
+// model to the blob kLearnedBlob. After a restart they answer at once: a restored fit is kept
+// until the planner has shown the service at least as many of the device kind's measurements
+// as it was fitted on (the catalog's profiles arrive one estimate at a time, and a refit on the
+// first few would be worse than the restored one); then it is refitted as usual.
+//
 // Thread-safe: estimate() (planning thread) and add_measurement() (ingest thread) share one
-// mutex; an llm request runs outside it so that ingest never waits for an LLM.
+// mutex; an llm request and the database writes run outside it (the ingest thread may hold
+// the database while it adds a measurement), so that ingest never waits for an LLM.
 class LatencyService : public LatencyModel {
  public:
   // `stored` are the measurements already in the database (Database::all_measurements()).
@@ -60,6 +68,12 @@ class LatencyService : public LatencyModel {
   // Throws fleetml::Error as the constructor does for a stored one.
   void add_measurement(const storage::MeasurementRecord& measurement) override;
 
+  // Restores and from now on persists corrections and the learned model (see above). A stored
+  // document that does not parse is logged and ignored (it is refitted). Throws fleetml::Error
+  // when the database cannot be read.
+  void persist_in(storage::Database& db) override;
+  static constexpr const char* kLearnedBlob = "estimation/learned";
+
   // The device kind's current corrections (fitted on demand); nullopt when it has none yet.
   std::optional<estimation::DeviceCorrections> corrections(const v1::Capability& capability);
 
@@ -76,6 +90,10 @@ class LatencyService : public LatencyModel {
   std::vector<estimation::Sample> fittable(const std::string& key) const;
   const estimation::DeviceCorrections* corrections_for(const std::string& key);
   std::shared_ptr<const estimation::LearnedModel> learned();
+  // Writes what corrections_for() and learned() fitted since the last call; called without
+  // mutex_ held.
+  void flush_writes();
+  class FlushOnExit;
 
   LatencyServiceOptions options_;
   std::mutex mutex_;
@@ -87,6 +105,13 @@ class LatencyService : public LatencyModel {
   std::set<std::string> stale_corrections_;  // device keys measured since their last fit
   std::shared_ptr<const estimation::LearnedModel> learned_;
   bool learned_stale_ = true;
+  // Persistence: the database, what was restored from it and not yet refitted, and fits not
+  // yet written.
+  storage::Database* db_ = nullptr;
+  std::set<std::string> restored_corrections_;
+  bool learned_restored_ = false;
+  std::vector<estimation::DeviceCorrections> unwritten_corrections_;
+  std::shared_ptr<const estimation::LearnedModel> unwritten_learned_;
   // llm answers by (device_key, model id, batch): each costs an LLM request.
   std::map<std::tuple<std::string, std::string, std::uint32_t>, estimation::Estimate> llm_cache_;
 };

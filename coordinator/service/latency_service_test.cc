@@ -1,10 +1,13 @@
 #include "coordinator/service/latency_service.h"
 
 #include <cmath>
+#include <filesystem>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "coordinator/storage/database.h"
+#include "shared/common/clock.h"
 #include "shared/estimation/flops.h"
 #include "shared/estimation/roofline.h"
 #include "shared/estimation/test_support.h"
@@ -161,6 +164,101 @@ TEST(LatencyService, RejectsUnknownEstimatorsLlmWithoutUrlAndBadMeasurements) {
   EXPECT_THROW(LatencyService({}, {bad}), Error);
   LatencyService service({}, {});
   EXPECT_THROW(service.add_measurement(bad), Error);
+}
+
+// A database file of its own under the test's temporary directory, removed afterwards.
+class ScratchDatabase {
+ public:
+  explicit ScratchDatabase(const std::string& name)
+      : dir_(std::filesystem::path(::testing::TempDir()) / name) {
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  ~ScratchDatabase() { std::filesystem::remove_all(dir_); }
+  // A new connection to the same file: what a restarted coordinator opens.
+  std::unique_ptr<storage::Database> open() const {
+    return std::make_unique<storage::Database>(dir_ / "fleet.db", clock_);
+  }
+
+ private:
+  std::filesystem::path dir_;
+  ManualClock clock_;
+};
+
+// Six models measured at batch 1 and 4, 1.5x slower than the plain roofline.
+std::vector<storage::MeasurementRecord> six_measured_models(const v1::Capability& cap) {
+  std::vector<storage::MeasurementRecord> out;
+  for (int v = 0; v < 6; ++v) {
+    for (std::uint32_t b : {1u, 4u}) out.push_back(report(entry(v), cap, b, 1.5));
+  }
+  return out;
+}
+
+TEST(LatencyService, DeviceCorrectionsArePersistedAndAnswerAtOnceAfterARestart) {
+  const ScratchDatabase scratch("latency_service_corrections");
+  const v1::Capability cap = device();
+  const std::vector<storage::MeasurementRecord> stored = six_measured_models(cap);
+  const assignment::CatalogEntry unseen = entry(9);
+  estimation::DeviceCorrections fitted;
+  double adapted_ms = 0;
+  {
+    auto db = scratch.open();
+    LatencyService service({}, stored);
+    service.persist_in(*db);
+    for (int v = 0; v < 6; ++v) service.estimate(cap, entry(v), 1);
+    adapted_ms = service.estimate(cap, unseen, 1)->point_ms;
+    fitted = *service.corrections(cap);
+    EXPECT_EQ(fitted.samples, 12);
+    const auto row = db->device_correction(estimation::device_key(cap));
+    ASSERT_TRUE(row);
+    EXPECT_EQ(estimation::corrections_from_json(*row).factors, fitted.factors);
+  }
+  // Restart: the planner has not yet shown the new service any measured model's profile, so
+  // nothing could be refitted; the stored corrections answer.
+  auto db = scratch.open();
+  LatencyService restarted({}, stored);
+  restarted.persist_in(*db);
+  EXPECT_DOUBLE_EQ(restarted.estimate(cap, unseen, 1)->point_ms, adapted_ms);
+  const auto restored = restarted.corrections(cap);
+  ASSERT_TRUE(restored);
+  EXPECT_EQ(restored->factors, fitted.factors);
+  EXPECT_DOUBLE_EQ(restored->bound_log_margin, fitted.bound_log_margin);
+  // A new measurement is fitted as usual once its models are known, and persisted.
+  for (int v = 0; v < 7; ++v) restarted.estimate(cap, entry(v), 1);
+  restarted.add_measurement(report(entry(6), cap, 1, 1.5));
+  EXPECT_EQ(restarted.corrections(cap)->samples, 13);
+  EXPECT_EQ((*db->device_correction(estimation::device_key(cap)))["samples"], 13);
+}
+
+TEST(LatencyService, TheLearnedModelIsPersistedAndAnswersAtOnceAfterARestart) {
+  const ScratchDatabase scratch("latency_service_learned");
+  const v1::Capability cap = device();
+  const std::vector<storage::MeasurementRecord> stored = six_measured_models(cap);
+  const assignment::CatalogEntry unseen = entry(9);
+  double learned_ms = 0;
+  {
+    auto db = scratch.open();
+    LatencyService service(with("learned"), stored);
+    service.persist_in(*db);
+    for (int v = 0; v < 6; ++v) service.estimate(cap, entry(v), 1);
+    const auto est = service.estimate(cap, unseen, 1);
+    ASSERT_EQ(est->estimator, "learned");
+    learned_ms = est->point_ms;
+    ASSERT_TRUE(db->blob(LatencyService::kLearnedBlob));
+  }
+  auto db = scratch.open();
+  LatencyService restarted(with("learned"), stored);
+  restarted.persist_in(*db);
+  // Without the restored model this would be the roofline: no profile is known yet.
+  const auto est = restarted.estimate(cap, unseen, 1);
+  EXPECT_EQ(est->estimator, "learned");
+  EXPECT_DOUBLE_EQ(est->point_ms, learned_ms);
+
+  // A blob that is not a model is ignored (logged), not fatal: the service retrains.
+  db->put_blob(LatencyService::kLearnedBlob, "not a model");
+  LatencyService after_corruption(with("learned"), stored);
+  after_corruption.persist_in(*db);
+  EXPECT_EQ(after_corruption.estimate(cap, unseen, 1)->estimator, "roofline");
 }
 
 TEST(LatencyService, ReportsArriveWhileThePlannerEstimates) {

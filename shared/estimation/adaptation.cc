@@ -132,8 +132,12 @@ nlohmann::json to_json(const DeviceCorrections& c) {
   for (std::size_t k = 0; k < N; ++k) {
     factors[std::string(term_name(static_cast<Term>(k)))] = c.factors[k];
   }
-  return {{"device_key", c.device_key}, {"factors", factors},           {"samples", c.samples},
-          {"models", c.models},         {"residual_ss", c.residual_ss}, {"residuals", c.residuals},
+  return {{"device_key", c.device_key},
+          {"factors", factors},
+          {"samples", c.samples},
+          {"models", c.models},
+          {"bound_log_margin", c.bound_log_margin},
+          {"residuals", c.residuals},
           {"point_rms", c.point_rms}};
 }
 
@@ -161,10 +165,11 @@ DeviceCorrections corrections_from_json(const nlohmann::json& j) {
   }
   c.samples = static_cast<int>(number(j, "samples"));
   c.models = static_cast<int>(number(j, "models"));
-  c.residual_ss = number(j, "residual_ss");
+  c.bound_log_margin = number(j, "bound_log_margin");
   c.residuals = static_cast<int>(number(j, "residuals"));
   c.point_rms = number(j, "point_rms");
-  if (c.samples < 0 || c.models < 0 || c.residuals < 0 || c.residual_ss < 0 || c.point_rms < 0) {
+  if (c.samples < 0 || c.models < 0 || c.residuals < 0 || c.bound_log_margin < 0 ||
+      c.point_rms < 0) {
     throw Error("device corrections: negative count or residual");
   }
   return c;
@@ -194,9 +199,11 @@ DeviceCorrections fit_corrections(std::span<const Sample> samples,
   c.device_key = key;
   c.samples = static_cast<int>(rows.size());
   c.models = static_cast<int>(models.size());
+  c.bound_log_margin = bound_log_margin({}, options.roofline);
   if (models.size() < 2) return c;  // nothing to hold out
 
   double point_ss = 0;
+  std::vector<double> bound_residuals;
   for (const std::string& held_out : models) {
     std::vector<const Row*> training;
     for (const Row* r : all) {
@@ -206,12 +213,13 @@ DeviceCorrections fit_corrections(std::span<const Sample> samples,
     for (const Row* r : all) {
       if (*r->model != held_out) continue;
       const double log_point = std::log(predict(r->terms, theta));
-      c.residual_ss += (r->log_p95 - log_point) * (r->log_p95 - log_point);
+      bound_residuals.push_back(r->log_p95 - log_point);
       point_ss += (r->log_p50 - log_point) * (r->log_p50 - log_point);
       ++c.residuals;
     }
   }
   c.point_rms = std::sqrt(point_ss / c.residuals);
+  c.bound_log_margin = bound_log_margin(std::move(bound_residuals), options.roofline);
   return c;
 }
 

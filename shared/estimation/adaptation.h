@@ -25,9 +25,11 @@ struct DeviceCorrections {
   int samples = 0;                         // measurements fitted
   int models = 0;                          // distinct models among them
   // Leave-one-model-out residuals over those models (each model predicted from factors fitted
-  // without it): sum of squared log(p95 / point) for the bound, and the rms of log(p50 /
-  // point), reported as the adaptation's expected point error.
-  double residual_ss = 0;
+  // without it): the bound's log margin over the point from their log(p95 / point)
+  // (bound_log_margin() in roofline.h; the prior margin when fewer than 2 models), how many
+  // there were, and the rms of log(p50 / point), reported as the adaptation's expected point
+  // error.
+  double bound_log_margin = 0;
   int residuals = 0;
   double point_rms = 0;
 
@@ -46,8 +48,9 @@ DeviceCorrections corrections_from_json(const nlohmann::json& j);
 // standard deviation of its Gaussian prior around 0) and how closely one measurement pins
 // the model (log standard deviation of a measurement around the corrected roofline).
 struct AdaptationOptions {
-  // conv, pointwise, depthwise, linear, memory, op overhead, call overhead
-  std::array<double, kTermCount> prior_sigma = {0.4, 0.4, 0.6, 0.5, 0.7, 1.0, 2.0};
+  // conv, pointwise, depthwise, linear, memory, op overhead, call overhead, layer overhead,
+  // small layer
+  std::array<double, kTermCount> prior_sigma = {0.4, 0.4, 0.6, 0.5, 0.7, 1.0, 2.0, 1.5, 1.0};
   double noise_sigma = 0.1;
   RooflineOptions roofline;
 };
@@ -56,8 +59,8 @@ struct AdaptationOptions {
 // maximum a posteriori log factors under the Gaussian priors, by damped Gauss-Newton
 // (Levenberg-Marquardt). The samples must share one device_key and have their models attached;
 // Terms no measured model exercises stay at 1. Also computes the leave-one-model-out
-// residuals (one refit per distinct model). Throws fleetml::Error on an empty span, mixed
-// device keys or a sample without a model.
+// residuals (one refit per distinct model) and the bound's margin from them. Throws fleetml::Error
+// on an empty span, mixed device keys or a sample without a model.
 DeviceCorrections fit_corrections(std::span<const Sample> samples,
                                   const AdaptationOptions& options = {});
 

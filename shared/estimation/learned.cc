@@ -275,17 +275,12 @@ std::shared_ptr<const LearnedModel> LearnedModel::train(std::span<const Sample> 
       residuals.push_back(test.log_p95[i] - predicted[i]);
     }
   }
-  double margin = 0;
-  if (residuals.size() >= 20) {
-    margin = quantile(residuals, options.quantile);
-  } else {
-    double ss = 0;
-    for (double r : residuals) ss += r * r;
-    margin = estimation::bound_log_margin(ss, static_cast<int>(residuals.size()), options.roofline);
-  }
-  return std::shared_ptr<const LearnedModel>(
-      new LearnedModel(train_booster(rows, options), std::max(margin, 0.0),
-                       static_cast<int>(rows.label.size()), static_cast<int>(models.size())));
+  RooflineOptions bound = options.roofline;
+  bound.quantile = options.quantile;
+  const double margin = estimation::bound_log_margin(std::move(residuals), bound);
+  return std::shared_ptr<const LearnedModel>(new LearnedModel(train_booster(rows, options), margin,
+                                                              static_cast<int>(rows.label.size()),
+                                                              static_cast<int>(models.size())));
 }
 
 std::string LearnedModel::to_bytes() const {
@@ -299,6 +294,8 @@ std::string LearnedModel::to_bytes() const {
                                  {"samples", samples_},
                                  {"models", models_},
                                  {"call_overhead_ops", r.call_overhead_ops},
+                                 {"layer_overhead_ops", r.layer_overhead_ops},
+                                 {"parallel_half_outputs", r.parallel_half_outputs},
                                  {"prior_sigma", r.prior_sigma},
                                  {"prior_weight", r.prior_weight},
                                  {"quantile", r.quantile}};
@@ -323,6 +320,8 @@ std::shared_ptr<const LearnedModel> LearnedModel::from_bytes(std::string_view by
   auto booster = std::make_unique<Booster>();
   try {
     booster->roofline.call_overhead_ops = header.at("call_overhead_ops").get<double>();
+    booster->roofline.layer_overhead_ops = header.at("layer_overhead_ops").get<double>();
+    booster->roofline.parallel_half_outputs = header.at("parallel_half_outputs").get<double>();
     booster->roofline.prior_sigma = header.at("prior_sigma").get<double>();
     booster->roofline.prior_weight = header.at("prior_weight").get<double>();
     booster->roofline.quantile = header.at("quantile").get<double>();

@@ -37,9 +37,9 @@ struct LearnedOptions {
   double eta = 0.1;
   double min_child_weight = 2;
   double lambda = 1;
-  // Bound: the `quantile` of log(p95 / prediction) over out-of-fold predictions of the
-  // training rows (models split into `folds` groups); with fewer than 20 rows the roofline's
-  // residual formula (RooflineOptions) instead.
+  // Bound: bound_log_margin() (roofline.h: split-conformal `quantile`) of log(p95 /
+  // prediction) over out-of-fold predictions of the training rows (models split into `folds`
+  // groups).
   int folds = 5;
   double quantile = 0.95;
   RooflineOptions roofline;

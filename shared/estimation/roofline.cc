@@ -79,6 +79,10 @@ std::string_view term_name(Term term) {
       return "op_overhead";
     case Term::kCallOverhead:
       return "call_overhead";
+    case Term::kLayerOverhead:
+      return "layer_overhead";
+    case Term::kSmallLayer:
+      return "small_layer";
   }
   return "?";
 }
@@ -115,30 +119,41 @@ RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Calibra
     const double memory_s =
         (activations * b + (kind == Kind::kLinear ? 0.0 : weights)) / r.bandwidth;
     const double flops = 2.0 * static_cast<double>(l.macs);
-    double compute_s = 0;
+    double rate = 0;  // of a convolution or matmul
     Term term = Term::kMemory;
     switch (kind) {
       case Kind::kConv:
-        compute_s = flops * b / r.conv, term = Term::kConv;
+        rate = r.conv, term = Term::kConv;
         break;
       case Kind::kGrouped:
-        compute_s = flops * b / grouped_rate(l, r), term = Term::kConv;
+        rate = grouped_rate(l, r), term = Term::kConv;
         break;
       case Kind::kMatmul:
-        compute_s = flops * b / r.gemm, term = Term::kConv;
+        rate = r.gemm, term = Term::kConv;
         break;
       case Kind::kPointwise:
-        compute_s = flops * b / r.pointwise, term = Term::kPointwise;
+        rate = r.pointwise, term = Term::kPointwise;
         break;
       case Kind::kDepthwise:
-        compute_s = flops * b / r.depthwise, term = Term::kDepthwise;
+        rate = r.depthwise, term = Term::kDepthwise;
         break;
       case Kind::kLinear:
-        compute_s = std::max(flops / r.linear, flops * b / r.gemm), term = Term::kLinear;
+        term = Term::kLinear;
         break;
       case Kind::kMemory:
       case Kind::kView:
         break;
+    }
+    double compute_s = 0;
+    if (rate > 0) {
+      compute_s = flops * b / rate;
+      const double outputs =
+          static_cast<double>(std::max<std::int64_t>(model::element_count(l.output_shape), 1));
+      t[Term::kSmallLayer] += 2.0 * (static_cast<double>(l.macs) / outputs) *
+                              options.parallel_half_outputs / rate * 1e3;
+      t[Term::kLayerOverhead] += options.layer_overhead_ops * r.overhead_s * 1e3;
+    } else if (kind == Kind::kLinear) {
+      compute_s = std::max(flops / r.linear, flops * b / r.gemm);
     }
     if (compute_s >= memory_s) {
       t[term] += compute_s * 1e3;
@@ -150,11 +165,19 @@ RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Calibra
   return t;
 }
 
-double bound_log_margin(double residual_ss, int residuals, const RooflineOptions& options) {
-  const double dof = options.prior_weight + residuals;
-  const double s = std::sqrt(
-      (options.prior_weight * options.prior_sigma * options.prior_sigma + residual_ss) / dof);
-  return student_t_quantile(options.quantile, dof) * s;
+double bound_log_margin(std::vector<double> residuals, const RooflineOptions& options) {
+  const std::size_t n = residuals.size();
+  std::sort(residuals.begin(), residuals.end());
+  const auto rank = static_cast<std::size_t>(
+      std::ceil(static_cast<double>(n + 1) * options.quantile - 1e-9));  // 1-based
+  if (n > 0 && rank <= n) return std::max(residuals[rank - 1], 0.0);
+  double ss = 0;
+  for (double v : residuals) ss += v * v;
+  const double dof = options.prior_weight + static_cast<double>(n);
+  const double s =
+      std::sqrt((options.prior_weight * options.prior_sigma * options.prior_sigma + ss) / dof);
+  const double gaussian = student_t_quantile(options.quantile, dof) * s;
+  return std::max({gaussian, n > 0 ? residuals.back() : 0.0, 0.0});
 }
 
 RooflineEstimator::RooflineEstimator(std::shared_ptr<const CorrectionTable> corrections,
@@ -172,11 +195,11 @@ Estimate RooflineEstimator::estimate_with(const Query& query,
   const RooflineTerms terms =
       roofline_terms(query.model, query.capability.calibration(), query.batch, options_);
   double point = terms.total_ms();
-  double margin = bound_log_margin(0, 0, options_);
+  double margin = bound_log_margin({}, options_);
   char basis[256];
   if (corrections) {
     point = corrected_ms(terms, *corrections);
-    margin = bound_log_margin(corrections->residual_ss, corrections->residuals, options_);
+    margin = corrections->bound_log_margin;
     std::snprintf(basis, sizeof basis,
                   "%d ops (%d fused) against the calibration, adapted to %d measurements of %d "
                   "models on this device kind (held-out error %.0f%% rms)",

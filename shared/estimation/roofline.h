@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "shared/estimation/estimator.h"
 
@@ -15,16 +16,19 @@ struct DeviceCorrections;
 // The parts a roofline prediction is the sum of; per-device adaptation scales each by its own
 // factor (adaptation.h).
 enum class Term : std::size_t {
-  kConv,          // dense k x k and grouped convolutions, weightless matmul (compute-bound)
-  kPointwise,     // dense 1 x 1 convolutions (compute-bound)
-  kDepthwise,     // depthwise convolutions (compute-bound)
-  kLinear,        // fully connected layers (weight streaming at batch 1, GEMM at large batch)
-  kMemory,        // memory-bound work: BN, activations, adds, pools, concat, memory-bound convs
-  kOpOverhead,    // dispatch cost of every operator call
-  kCallOverhead,  // fixed cost of one forward() call
+  kConv,           // dense k x k and grouped convolutions, weightless matmul (compute-bound)
+  kPointwise,      // dense 1 x 1 convolutions (compute-bound)
+  kDepthwise,      // depthwise convolutions (compute-bound)
+  kLinear,         // fully connected layers (weight streaming at batch 1, GEMM at large batch)
+  kMemory,         // memory-bound work: BN, activations, adds, pools, concat, memory-bound convs
+  kOpOverhead,     // dispatch cost of every operator call
+  kCallOverhead,   // fixed cost of one forward() call
+  kLayerOverhead,  // setup cost of every convolution / matmul call beyond a plain dispatch
+  kSmallLayer,     // what a convolution / matmul loses to having too few outputs to fill its tiles
 };
-inline constexpr std::size_t kTermCount = 7;
-std::string_view term_name(Term term);  // "conv", "pointwise", ..., "call_overhead"
+inline constexpr std::size_t kTermCount = 9;
+// "conv", "pointwise", ..., "call_overhead", "layer_overhead", "small_layer"
+std::string_view term_name(Term term);
 
 // One forward() call's predicted time, split by Term, in ms.
 struct RooflineTerms {
@@ -42,11 +46,20 @@ struct RooflineOptions {
   // A forward() call (interpreter entry, input and output handling) costs as much as this
   // many operator dispatches of the calibration's op_overhead_us.
   double call_overhead_ops = 50;
-  // The bound: point x exp(t(quantile, dof) x s) with s the root mean square of log(p95 /
-  // point) over the device's leave-one-model-out residuals and `prior_weight`
-  // pseudo-residuals of size `prior_sigma` (dof = prior_weight + residuals). Without
-  // measurements s = prior_sigma: the calibration gives the device's rate for every op kind,
-  // so what remains is layer geometry, fusion and overheads, taken as ~25% (log sd) a priori.
+  // A convolution or matmul call costs at least one more dispatch of op_overhead_us than the
+  // calibration's 1-element add (output allocation, weight layout checks, the thread pool's
+  // fork and join). How much more varies widely between runtimes and CPUs, so adaptation's
+  // prior on this term is wide (AdaptationOptions).
+  double layer_overhead_ops = 1;
+  // A kernel reaches its calibrated rate only with enough output elements per call to fill
+  // every thread's tiles: with P outputs it runs at about P / (P + parallel_half_outputs) of it,
+  // i.e. it pays for parallel_half_outputs extra outputs per call whatever the batch (the
+  // calibration kernels have ~200 000 outputs, where this is 1%).
+  double parallel_half_outputs = 2000;
+  // The bound: point x exp(margin), bound_log_margin() below. Without measurements the margin
+  // is t(quantile, prior_weight) x prior_sigma: the calibration gives the device's rate for
+  // every op kind, so what remains is layer geometry, fusion and overheads, taken as ~25% (log
+  // sd) a priori.
   double prior_sigma = 0.25;
   double prior_weight = 3;
   double quantile = 0.95;
@@ -65,15 +78,28 @@ struct RooflineOptions {
 //  - layer = max(compute, memory), attributed to the binding side's Term; views and
 //    data-free ops (flatten, dropout) cost only their dispatch;
 //  - plus op_overhead_us per operator and call_overhead_ops x op_overhead_us per call;
+//  - plus, per convolution and weightless matmul (not per linear layer, whose batch-1 cost is
+//    what linear_gflops measured): layer_overhead_ops x op_overhead_us (kLayerOverhead) and
+//    2 x K x parallel_half_outputs / rate of its kind (kSmallLayer), K = MACs per output
+//    element; neither grows with the batch;
 //  - when c.optimized(): a batch_norm right after a convolution is folded into it and an
 //    activation right after one (or after the folded BN) is fused: both cost nothing.
 // Throws fleetml::Error when batch < 1 or a rate in `c` is not positive.
 RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Calibration& c, int batch,
                              const RooflineOptions& options = {});
 
-// The bound's log margin over the point: t(quantile, dof) x s (see RooflineOptions).
-// `residual_ss` is the sum of squared log residuals, `residuals` their count.
-double bound_log_margin(double residual_ss, int residuals, const RooflineOptions& options);
+// The bound's log margin over the point, from `residuals` = log(p95 / point) of models
+// predicted without their own measurements (leave-one-model-out), n of them:
+//  - the split-conformal quantile, the ceil((n + 1) x quantile)-th smallest residual: a new
+//    model's p95 exceeds point x exp(margin) with probability <= 1 - quantile when models are
+//    exchangeable, whatever the residuals' distribution (they are heavy-tailed on shared
+//    machines, where a Gaussian margin under-covers);
+//  - with too few residuals for that (n + 1 < 1 / (1 - quantile), 19 at 0.95), the larger of
+//    the largest residual and the Gaussian margin t(quantile, dof) x s, s pooling
+//    `prior_weight` pseudo-residuals of size `prior_sigma` with the residuals' squares
+//    (dof = prior_weight + n); with none that is the prior margin.
+// Never below 0: the bound is not under the point.
+double bound_log_margin(std::vector<double> residuals, const RooflineOptions& options);
 
 // The default estimator. With a CorrectionTable holding corrections for the query's
 // device_key, the terms are scaled by that device's fitted factors and the bound uses its

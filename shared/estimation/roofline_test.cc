@@ -17,7 +17,8 @@ using testing::linear;
 using testing::memory;
 
 // Calibration of testing::device(): conv 100, pointwise 80, depthwise 10, linear 5, GEMM 100
-// GFLOPS, 10 GB/s, 10 us per op; call overhead = 50 ops = 0.5 ms.
+// GFLOPS, 10 GB/s, 10 us per op; call overhead = 50 ops = 0.5 ms; per convolution one more op
+// (0.01 ms) and 2 x K x 2000 / rate for its size.
 
 TEST(Roofline, SingleDenseConvIsComputeBound) {
   // 64 -> 64, 3x3 on 56x56: 115,605,504 MACs; 2 x MACs / 100 GFLOPS = 2.31211 ms. Bytes:
@@ -29,8 +30,32 @@ TEST(Roofline, SingleDenseConvIsComputeBound) {
   EXPECT_DOUBLE_EQ(t[Term::kMemory], 0);
   EXPECT_NEAR(t[Term::kOpOverhead], 0.010, 1e-12);
   EXPECT_NEAR(t[Term::kCallOverhead], 0.5, 1e-12);
-  EXPECT_NEAR(t.total_ms(), 2.82211008, 1e-9);
+  EXPECT_NEAR(t[Term::kLayerOverhead], 0.01, 1e-12);
+  // K = 64 x 9 = 576 MACs per output: 2 x 576 x 2000 / 100 GFLOPS = 0.02304 ms.
+  EXPECT_NEAR(t[Term::kSmallLayer], 0.02304, 1e-12);
+  EXPECT_NEAR(t.total_ms(), 2.85515008, 1e-9);
   EXPECT_EQ(t.ops, 1);
+}
+
+TEST(Roofline, SmallLayersPayForTheOutputsTheyLack) {
+  // The same 64 -> 64 3x3 conv on 7x7 instead of 56x56: 64x fewer outputs and MACs, the same
+  // size penalty (0.02304 ms), now 64% on top of its 0.0361 ms of compute instead of 1%.
+  const RooflineTerms big =
+      roofline_terms(finish("big", {conv(64, 64, 3, 56)}), device().calibration(), 1);
+  const RooflineTerms small =
+      roofline_terms(finish("small", {conv(64, 64, 3, 7)}), device().calibration(), 1);
+  EXPECT_NEAR(small[Term::kConv], big[Term::kConv] / 64, 1e-12);
+  EXPECT_DOUBLE_EQ(small[Term::kSmallLayer], big[Term::kSmallLayer]);
+  // Neither grows with the batch.
+  const RooflineTerms four =
+      roofline_terms(finish("small", {conv(64, 64, 3, 7)}), device().calibration(), 4);
+  EXPECT_DOUBLE_EQ(four[Term::kSmallLayer], small[Term::kSmallLayer]);
+  EXPECT_DOUBLE_EQ(four[Term::kLayerOverhead], small[Term::kLayerOverhead]);
+  // Memory-bound layers pay neither.
+  const RooflineTerms bn = roofline_terms(finish("bn", {memory(model::op::kBatchNorm, 64, 56)}),
+                                          device().calibration(), 1);
+  EXPECT_DOUBLE_EQ(bn[Term::kSmallLayer], 0);
+  EXPECT_DOUBLE_EQ(bn[Term::kLayerOverhead], 0);
 }
 
 TEST(Roofline, PointwiseAndDepthwiseUseTheirOwnRates) {
@@ -82,6 +107,7 @@ TEST(Roofline, BatchScalesWorkButNotOverheadsOrWeights) {
   EXPECT_NEAR(four[Term::kConv], 4 * one[Term::kConv], 1e-12);
   EXPECT_DOUBLE_EQ(four[Term::kOpOverhead], one[Term::kOpOverhead]);
   EXPECT_DOUBLE_EQ(four[Term::kCallOverhead], one[Term::kCallOverhead]);
+  EXPECT_DOUBLE_EQ(four[Term::kLayerOverhead], one[Term::kLayerOverhead]);
   EXPECT_LT(four.total_ms() / 4, one.total_ms());  // time per image falls with the batch
 
   // A linear layer streams its weights once per call (2 x 2048 x 1000 / 5 GFLOPS = 0.8192 ms)
@@ -111,6 +137,24 @@ TEST(Roofline, EstimatorBoundIsThePriorMarginWithoutMeasurements) {
   EXPECT_DOUBLE_EQ(e.point_ms, roofline_terms(m, cap.calibration(), 2).total_ms());
   // t(0.95, 3 dof) x 0.25 = 2.353 x 0.25.
   EXPECT_NEAR(e.bound_ms / e.point_ms, std::exp(2.353 * 0.25), 0.01);
+}
+
+TEST(Roofline, BoundMarginIsTheConformalQuantileOfTheResiduals) {
+  const RooflineOptions o;  // quantile 0.95
+  // 19 residuals 0.01, 0.02, ..., 0.19: the ceil(20 x 0.95) = 19th smallest, the largest.
+  std::vector<double> r;
+  for (int i = 19; i >= 1; --i) r.push_back(0.01 * i);
+  EXPECT_DOUBLE_EQ(bound_log_margin(r, o), 0.19);
+  // 39 residuals: the ceil(40 x 0.95) = 38th smallest.
+  for (int i = 20; i <= 39; ++i) r.push_back(0.01 * i);
+  EXPECT_DOUBLE_EQ(bound_log_margin(r, o), 0.38);
+  // Too few for the conformal rank: the larger of the largest and the Gaussian margin with
+  // the prior pooled in (here the prior dominates: 3 x 0.25^2 + 0.05^2 + 0.1^2 over 5 dof).
+  const double gaussian = student_t_quantile(0.95, 5) * std::sqrt((3 * 0.0625 + 0.0125) / 5);
+  EXPECT_NEAR(bound_log_margin({0.05, 0.1}, o), gaussian, 1e-12);
+  EXPECT_DOUBLE_EQ(bound_log_margin({0.05, 2.0}, o), 2.0);
+  // Never under the point.
+  EXPECT_DOUBLE_EQ(bound_log_margin(std::vector<double>(19, -0.3), o), 0);
 }
 
 TEST(Roofline, RejectsMissingCalibration) {

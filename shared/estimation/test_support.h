@@ -10,70 +10,14 @@
 #include "shared/estimation/adaptation.h"
 #include "shared/estimation/samples.h"
 #include "shared/model/model_profile.h"
+#include "shared/model/test_layers.h"
 
 namespace fleetml::estimation::testing {
 
-// A convolution layer with consistent MACs, weights and bytes moved (float32, batch 1,
-// "same" padding, stride 1).
-inline model::Layer conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t size,
-                         std::int64_t groups = 1) {
-  model::Layer l;
-  l.op = std::string(groups > 1 && groups == in ? model::op::kDepthwiseConv : model::op::kConv);
-  l.aten = "aten::conv2d";
-  l.input_shapes = {{1, in, size, size}, {out, in / groups, k, k}};
-  l.output_shape = {1, out, size, size};
-  l.macs = out * size * size * (in / groups) * k * k;
-  l.param_bytes = out * (in / groups) * k * k * 4;
-  l.bytes_moved = (in + out) * size * size * 4 + l.param_bytes;
-  l.in_channels = in;
-  l.out_channels = out;
-  l.kernel_h = l.kernel_w = k;
-  l.stride = 1;
-  l.groups = groups;
-  return l;
-}
-
-// A memory-bound layer of `op` kind over a [1, c, size, size] tensor (reads it, writes one).
-inline model::Layer memory(std::string_view op, std::int64_t c, std::int64_t size) {
-  model::Layer l;
-  l.op = std::string(op);
-  l.aten = "aten::" + std::string(op);
-  l.input_shapes = {{1, c, size, size}};
-  l.output_shape = {1, c, size, size};
-  l.bytes_moved = 2 * c * size * size * 4;
-  return l;
-}
-
-inline model::Layer linear(std::int64_t in, std::int64_t out) {
-  model::Layer l;
-  l.op = std::string(model::op::kLinear);
-  l.aten = "aten::linear";
-  l.input_shapes = {{1, in}, {out, in}, {out}};
-  l.output_shape = {1, out};
-  l.macs = in * out;
-  l.param_bytes = (in * out + out) * 4;
-  l.bytes_moved = (in + out) * 4 + l.param_bytes;
-  return l;
-}
-
-// Fills the profile totals from its layers.
-inline model::ModelProfile finish(std::string name, std::vector<model::Layer> layers) {
-  model::ModelProfile p;
-  p.name = std::move(name);
-  p.input_shape = {1, 3, 32, 32};
-  p.layers = std::move(layers);
-  for (const model::Layer& l : p.layers) {
-    p.macs += l.macs;
-    p.param_bytes += l.param_bytes;
-    p.depth +=
-        l.op == model::op::kConv || l.op == model::op::kDepthwiseConv || l.op == model::op::kLinear;
-    p.peak_activation_bytes = std::max(p.peak_activation_bytes, l.bytes_moved - l.param_bytes);
-  }
-  p.flops = 2 * p.macs;
-  p.params = p.param_bytes / 4;
-  p.size_bytes = p.param_bytes + 4096;
-  return p;
-}
+using model::testing::conv;
+using model::testing::finish;
+using model::testing::linear;
+using model::testing::memory;
 
 // A family of structurally different CNNs: `variant` changes depth, width and the mix of
 // dense, pointwise and depthwise convolutions and of memory-bound layers.

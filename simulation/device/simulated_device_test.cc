@@ -8,82 +8,32 @@
 
 #include "shared/common/error.h"
 #include "shared/common/file.h"
+#include "shared/model/test_layers.h"
 #include "tests/support/test_env.h"
 
 namespace fleetml::sim {
 namespace {
 
 namespace op = model::op;
-const std::filesystem::path kProfiles =
-    test::source_dir() / "simulation" / "profiles";
+const std::filesystem::path kProfiles = test::source_dir() / "simulation" / "profiles";
 
-// Layers built like the characterization does (batch 1, float32): MACs, weights, bytes moved.
-model::Layer conv(std::int64_t in, std::int64_t out, std::int64_t k, std::int64_t size,
-                  std::int64_t groups = 1) {
-  model::Layer l;
-  l.op = std::string(groups == in && groups > 1 ? op::kDepthwiseConv : op::kConv);
-  l.input_shapes = {{1, in, size, size}};
-  l.output_shape = {1, out, size, size};
-  l.macs = out * size * size * (in / groups) * k * k;
-  l.param_bytes = out * (in / groups) * k * k * 4;
-  l.bytes_moved = (in + out) * size * size * 4 + l.param_bytes;
-  l.in_channels = in;
-  l.out_channels = out;
-  l.kernel_h = l.kernel_w = k;
-  l.stride = 1;
-  l.groups = groups;
-  return l;
-}
-
-model::Layer memory_op(std::string_view kind, std::int64_t channels, std::int64_t size) {
-  model::Layer l;
-  l.op = std::string(kind);
-  l.output_shape = {1, channels, size, size};
-  l.input_shapes = {l.output_shape};
-  l.bytes_moved = 2 * channels * size * size * 4;
-  return l;
-}
-
-model::Layer linear(std::int64_t in, std::int64_t out) {
-  model::Layer l;
-  l.op = std::string(op::kLinear);
-  l.input_shapes = {{1, in}};
-  l.output_shape = {1, out};
-  l.macs = in * out;
-  l.param_bytes = (in * out + out) * 4;
-  l.bytes_moved = (in + out) * 4 + l.param_bytes;
-  return l;
-}
-
-model::ModelProfile finish(std::string name, std::vector<model::Layer> layers) {
-  model::ModelProfile p;
-  p.name = std::move(name);
-  p.input_shape = {1, 3, 224, 224};
-  for (const model::Layer& l : layers) {
-    p.macs += l.macs;
-    p.param_bytes += l.param_bytes;
-    p.peak_activation_bytes = std::max(p.peak_activation_bytes, l.bytes_moved - l.param_bytes);
-    if (l.op == op::kConv || l.op == op::kDepthwiseConv || l.op == op::kLinear) ++p.depth;
-  }
-  p.flops = 2 * p.macs;
-  p.params = p.param_bytes / 4;
-  p.size_bytes = p.param_bytes;
-  p.layers = std::move(layers);
-  return p;
-}
+using model::testing::conv;
+using model::testing::finish;
+using model::testing::linear;
+using model::testing::memory;
 
 // A small ResNet-like stack: dense 3x3 convs with BN and ReLU at shrinking resolution.
 model::ModelProfile dense_model() {
-  std::vector<model::Layer> layers = {conv(3, 64, 7, 112), memory_op(op::kBatchNorm, 64, 112),
-                                      memory_op(op::kActivation, 64, 112)};
+  std::vector<model::Layer> layers = {conv(3, 64, 7, 112), memory(op::kBatchNorm, 64, 112),
+                                      memory(op::kActivation, 64, 112)};
   std::int64_t channels = 64, size = 56;
   for (int stage = 0; stage < 4; ++stage) {
     for (int block = 0; block < 2; ++block) {
       layers.push_back(conv(channels, channels, 3, size));
-      layers.push_back(memory_op(op::kBatchNorm, channels, size));
-      layers.push_back(memory_op(op::kActivation, channels, size));
+      layers.push_back(memory(op::kBatchNorm, channels, size));
+      layers.push_back(memory(op::kActivation, channels, size));
     }
-    layers.push_back(memory_op(op::kElementwise, channels, size));
+    layers.push_back(memory(op::kElementwise, channels, size));
     channels *= 2;
     size /= 2;
   }
@@ -98,11 +48,11 @@ model::ModelProfile mobile_model() {
   for (int block = 0; block < 6; ++block) {
     const std::int64_t wide = channels * 6;
     layers.push_back(conv(channels, wide, 1, size));
-    layers.push_back(memory_op(op::kBatchNorm, wide, size));
-    layers.push_back(memory_op(op::kActivation, wide, size));
+    layers.push_back(memory(op::kBatchNorm, wide, size));
+    layers.push_back(memory(op::kActivation, wide, size));
     layers.push_back(conv(wide, wide, 3, size, wide));
-    layers.push_back(memory_op(op::kBatchNorm, wide, size));
-    layers.push_back(memory_op(op::kActivation, wide, size));
+    layers.push_back(memory(op::kBatchNorm, wide, size));
+    layers.push_back(memory(op::kActivation, wide, size));
     layers.push_back(conv(wide, channels, 1, size));
     if (block % 2 == 1) size /= 2;
   }
@@ -189,7 +139,7 @@ TEST(SimulatedDevice, OptimizedModeIsFasterAndFoldsBatchNorm) {
   const model::ModelProfile alone = finish("alone", {conv(64, 64, 3, 56)});
   const model::ModelProfile block = finish(
       "block",
-      {conv(64, 64, 3, 56), memory_op(op::kBatchNorm, 64, 56), memory_op(op::kActivation, 64, 56)});
+      {conv(64, 64, 3, 56), memory(op::kBatchNorm, 64, 56), memory(op::kActivation, 64, 56)});
   const SimulatedDevice optimized = device("rpi5", true), plain = device("rpi5", false);
   EXPECT_DOUBLE_EQ(optimized.expected_latency_ms(block, 1),
                    optimized.expected_latency_ms(alone, 1));

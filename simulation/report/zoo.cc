@@ -94,4 +94,14 @@ std::vector<model::ModelProfile> load_zoo_profiles(const fs::path& dir) {
   return profiles;
 }
 
+std::vector<model::ModelProfile> require_zoo_profiles(const fs::path& dir) {
+  const fs::path models_dir = dir.empty() ? default_zoo_dir() : dir;
+  std::vector<model::ModelProfile> models = load_zoo_profiles(models_dir);
+  if (models.empty()) {
+    throw Error("models " + models_dir.string() +
+                ": no <id>.profile.json (write them with fleetctl characterize --json)");
+  }
+  return models;
+}
+
 }  // namespace fleetml::sim

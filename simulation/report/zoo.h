@@ -33,4 +33,8 @@ std::vector<ZooModel> list_zoo_models(const std::filesystem::path& dir,
 // when `dir` is not a directory or a profile is malformed.
 std::vector<model::ModelProfile> load_zoo_profiles(const std::filesystem::path& dir);
 
+// load_zoo_profiles of `dir`, or of default_zoo_dir() when `dir` is empty; throws
+// fleetml::Error, saying how to make them, when there are none.
+std::vector<model::ModelProfile> require_zoo_profiles(const std::filesystem::path& dir);
+
 }  // namespace fleetml::sim

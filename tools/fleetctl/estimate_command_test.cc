@@ -22,13 +22,14 @@ constexpr const char* kCapability = R"({
                   "linear_gflops": 8.859, "memory_bandwidth_gbps": 61.54,
                   "op_overhead_us": 0.6024}})";
 
-// Runs fleetctl with `args`, stdout into a file; returns it parsed, failing the test on a
-// non-zero exit.
-nlohmann::json fleetctl_json(const test::TestDir& dir, const std::vector<std::string>& args) {
+// Runs `binary` (fleetctl unless told) with `args`, stdout into a file; returns it parsed,
+// failing the test on a non-zero exit.
+nlohmann::json fleetctl_json(const test::TestDir& dir, const std::vector<std::string>& args,
+                             const std::string& binary = "fleetctl") {
   std::string command = "exec \"$0\"";
   for (std::size_t i = 0; i < args.size(); ++i) command += " \"${" + std::to_string(i + 1) + "}\"";
   command += " > " + (dir / "out.json").string();
-  std::vector<std::string> argv = {"-c", command, test::bin_path("fleetctl").string()};
+  std::vector<std::string> argv = {"-c", command, test::bin_path(binary).string()};
   argv.insert(argv.end(), args.begin(), args.end());
   test::ChildProcess p("/bin/sh", argv, {.env = {}, .log_path = dir / "stderr.log", .cwd = {}});
   const auto status = p.wait(std::chrono::minutes(5));
@@ -81,6 +82,42 @@ TEST(FleetctlEvalEstimators, ComparesEveryEstimatorLeavingOneModelOut) {
   EXPECT_GT(report["overall"]["flops"]["under_point"].get<double>(), 0.8);
   EXPECT_LT(report["overall"]["roofline+adapt"]["under_bound"].get<double>(),
             report["overall"]["flops"]["under_bound"].get<double>() / 3);
+}
+
+TEST(FleetctlEvalEstimators, ScoresTheSimulatedProfilesTruthModels) {
+  // fleet-sim measure-zoo writes what the rpi4 profile's truth model measures; eval-estimators
+  // scores the estimators on it as on a real device's measurement set.
+  test::TestDir dir;
+  const nlohmann::json written = fleetctl_json(
+      dir,
+      {"measure-zoo", "--profiles", (test::source_dir() / "simulation" / "profiles").string(),
+       "--models", test::zoo_dir().string(), "--out", (dir / "sim").string(), "--repeats", "20",
+       "--json"},
+      "fleet-sim");
+  ASSERT_EQ(written["files"].size(), 5u);
+  const auto csv = dir / "sim" / "rpi4.csv";
+  ASSERT_TRUE(std::filesystem::exists(csv));
+  const std::string text = file::read(csv);
+  EXPECT_NE(text.find("simulated:rpi4"), std::string::npos);
+  EXPECT_NE(text.find("Cortex-A72"), std::string::npos);
+
+  const nlohmann::json report =
+      fleetctl_json(dir, {"eval-estimators", "--measurements", csv.string(), "--profiles",
+                          test::zoo_dir().string(), "--json"});
+  const int rows = [&] {
+    for (const auto& f : written["files"]) {
+      if (f["profile"] == "rpi4") return f["rows"].get<int>();
+    }
+    return 0;
+  }();
+  EXPECT_GT(rows, 0);
+  EXPECT_EQ(report["overall"]["roofline+adapt"]["n"].get<int>(), rows);
+  // Both runtime modes at batch 1 and 4, labelled with the profile.
+  EXPECT_TRUE(report["by_configuration"].contains("rpi4/opt/t4/b1"));
+  EXPECT_TRUE(report["by_configuration"].contains("rpi4/plain/t4/b4"));
+  // Adapting to the device beats the unadapted roofline on the truth model too.
+  EXPECT_LT(report["overall"]["roofline+adapt"]["median_abs_pct_error"].get<double>(),
+            report["overall"]["roofline"]["median_abs_pct_error"].get<double>());
 }
 
 }  // namespace
