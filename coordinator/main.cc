@@ -21,8 +21,8 @@ std::atomic<bool> stop_requested{false};
 double ranged(const cli::Args& args, const char* name, double low, double high) {
   const double value = args.num(name);
   if (!(value >= low && value <= high)) {
-    throw cli::UsageError(std::string("--") + name + " must be in [" + std::to_string(low) +
-                          ", " + std::to_string(high) + "]");
+    throw cli::UsageError(std::string("--") + name + " must be in [" + std::to_string(low) + ", " +
+                          std::to_string(high) + "]");
   }
   return value;
 }
@@ -37,7 +37,8 @@ std::unique_ptr<Clock> make_clock(const cli::Args& args) {
       args.has("time-origin-ms")
           ? Clock::TimePoint(std::chrono::milliseconds(args.integer("time-origin-ms")))
           : std::chrono::time_point_cast<Clock::Duration>(real_now);
-  const auto start = origin + std::chrono::duration_cast<Clock::Duration>((real_now - origin) * speed);
+  const auto start =
+      origin + std::chrono::duration_cast<Clock::Duration>((real_now - origin) * speed);
   return std::make_unique<ScaledClock>(speed, start);
 }
 
@@ -46,12 +47,12 @@ int run(const cli::Args& args) {
   options.mqtt = transport::client_options(args, args.str("client-id"));
   options.prefix = transport::topics(args).prefix();
   options.data_dir = args.str("data-dir");
-  options.keys_dir = args.has("keys") ? std::filesystem::path(args.str("keys"))
-                                      : options.data_dir / "keys";
+  options.keys_dir =
+      args.has("keys") ? std::filesystem::path(args.str("keys")) : options.data_dir / "keys";
   options.planner.utilization_cap = ranged(args, "utilization-cap", 0.01, 1);
   options.planner.hysteresis = ranged(args, "hysteresis", 0, 1);
-  options.assignment_ttl =
-      std::chrono::seconds(static_cast<long long>(ranged(args, "assignment-ttl", 60, 365 * 86400.0)));
+  options.assignment_ttl = std::chrono::seconds(
+      static_cast<long long>(ranged(args, "assignment-ttl", 60, 365 * 86400.0)));
   options.link_history =
       std::chrono::seconds(static_cast<long long>(ranged(args, "link-history", 10, 86400)));
   if (!std::filesystem::exists(options.keys_dir / "release.key")) {
@@ -94,8 +95,7 @@ int main(int argc, char** argv) {
     p.option("data-dir", "DIR", "database (fleet.db), content store and staging area",
              "fleetml-data");
     p.option("keys", "DIR", "release and coordinator keys (fleetctl keys init); default DATA/keys");
-    p.option("estimator", "NAME", "latency estimator: roofline, flops, learned or llm",
-             "roofline");
+    p.option("estimator", "NAME", "latency estimator: roofline, flops, learned or llm", "roofline");
     p.option("llm-url", "URL", "--estimator llm: Ollama-style server (POST URL/api/generate)",
              "http://127.0.0.1:11434");
     p.option("llm-model", "NAME", "--estimator llm: model the server runs", "mistral");

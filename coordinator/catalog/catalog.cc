@@ -92,21 +92,20 @@ Catalog::Registered Catalog::add(const std::filesystem::path& file,
   storage::ModelArtifact artifact{registration.model_id, stored.sha256, registration.task,
                                   registration.accuracy, profile};
   const auto now = clock_.now();
-  const storage::ModelVersion version =
-      db_.add_model_version(artifact, [&](std::uint64_t number) {
-        v1::ManifestBody body;
-        delivery::describe_artifact(stored, body);
-        body.set_model_id(registration.model_id);
-        body.set_version(number);
-        body.set_task(registration.task);
-        body.set_accuracy(registration.accuracy);
-        for (auto d : registration.input_shape) body.add_input_shape(d);
-        body.set_created_unix_ms(to_unix_ms(now));
-        body.set_expires_unix_ms(to_unix_ms(now + options_.manifest_ttl));
-        body.set_macs(static_cast<std::uint64_t>(profile.macs));
-        body.set_params(static_cast<std::uint64_t>(profile.params));
-        return crypto::sign_manifest(body, release_key_);
-      });
+  const storage::ModelVersion version = db_.add_model_version(artifact, [&](std::uint64_t number) {
+    v1::ManifestBody body;
+    delivery::describe_artifact(stored, body);
+    body.set_model_id(registration.model_id);
+    body.set_version(number);
+    body.set_task(registration.task);
+    body.set_accuracy(registration.accuracy);
+    for (auto d : registration.input_shape) body.add_input_shape(d);
+    body.set_created_unix_ms(to_unix_ms(now));
+    body.set_expires_unix_ms(to_unix_ms(now + options_.manifest_ttl));
+    body.set_macs(static_cast<std::uint64_t>(profile.macs));
+    body.set_params(static_cast<std::uint64_t>(profile.params));
+    return crypto::sign_manifest(body, release_key_);
+  });
   {
     std::lock_guard lock(mutex_);
     index(version);

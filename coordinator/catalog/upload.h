@@ -28,7 +28,7 @@ class UploadAssembler {
   // The state of one upload after a part.
   struct Progress {
     std::uint64_t received_bytes = 0;
-    bool complete = false;  // all bytes there and their SHA-256 matches the announced one
+    bool complete = false;       // all bytes there and their SHA-256 matches the announced one
     std::filesystem::path file;  // the assembled artifact once complete
   };
 

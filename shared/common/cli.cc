@@ -199,8 +199,8 @@ int run_program(std::string_view program, std::string_view description,
   }
 
   auto print_overview = [&](std::FILE* to) {
-    std::fprintf(to, "%.*s - %.*s\n\ncommands:\n", static_cast<int>(program.size()),
-                 program.data(), static_cast<int>(description.size()), description.data());
+    std::fprintf(to, "%.*s - %.*s\n\ncommands:\n", static_cast<int>(program.size()), program.data(),
+                 static_cast<int>(description.size()), description.data());
     for (const Command& c : commands) {
       std::fprintf(to, "  %-22s %s\n", c.name.c_str(), c.summary.c_str());
     }
@@ -236,7 +236,8 @@ int run_program(std::string_view program, std::string_view description,
   }
 
   try {
-    Args args = parser.parse({tokens.begin() + static_cast<std::ptrdiff_t>(consumed), tokens.end()});
+    Args args =
+        parser.parse({tokens.begin() + static_cast<std::ptrdiff_t>(consumed), tokens.end()});
     log::set_level(log::parse_level(args.str("log-level")));
     return command->run(args);
   } catch (const UsageError& e) {

@@ -27,11 +27,11 @@ TEST(Parser, ParsesOptionsFlagsAndPositionals) {
 }
 
 TEST(Parser, RejectsMistakesWithOneLineReasons) {
-  EXPECT_THROW(example().parse({}), UsageError);                          // --id missing
-  EXPECT_THROW(example().parse({"--id", "x", "--nope"}), UsageError);     // unknown option
-  EXPECT_THROW(example().parse({"--id"}), UsageError);                    // no value
-  EXPECT_THROW(example().parse({"--id", "x", "a", "b"}), UsageError);     // extra positional
-  EXPECT_THROW(example().parse({"--id", "x", "--json=1"}), UsageError);   // flag with value
+  EXPECT_THROW(example().parse({}), UsageError);                         // --id missing
+  EXPECT_THROW(example().parse({"--id", "x", "--nope"}), UsageError);    // unknown option
+  EXPECT_THROW(example().parse({"--id"}), UsageError);                   // no value
+  EXPECT_THROW(example().parse({"--id", "x", "a", "b"}), UsageError);    // extra positional
+  EXPECT_THROW(example().parse({"--id", "x", "--json=1"}), UsageError);  // flag with value
   try {
     example().parse({"--id", "x", "--nope"});
   } catch (const UsageError& e) {
@@ -52,8 +52,7 @@ TEST(Args, ValidatesNumbers) {
 int run_with(const std::vector<Command>& commands, std::vector<std::string> words) {
   std::vector<char*> argv{const_cast<char*>("prog")};
   for (auto& w : words) argv.push_back(w.data());
-  return run_program("prog", "test program", commands, static_cast<int>(argv.size()),
-                     argv.data());
+  return run_program("prog", "test program", commands, static_cast<int>(argv.size()), argv.data());
 }
 
 TEST(RunProgram, DispatchesMultiWordCommandsAndMapsErrorsToExitCodes) {

@@ -28,7 +28,9 @@ TEST(ScaledClock, RunsFasterThanRealTime) {
   EXPECT_LT(real_elapsed, 1s);
 }
 
-TEST(UnixMs, RoundTrips) { EXPECT_EQ(to_unix_ms(from_unix_ms(1'700'000'000'123)), 1'700'000'000'123); }
+TEST(UnixMs, RoundTrips) {
+  EXPECT_EQ(to_unix_ms(from_unix_ms(1'700'000'000'123)), 1'700'000'000'123);
+}
 
 }  // namespace
 }  // namespace fleetml

@@ -1,10 +1,10 @@
 #include "shared/common/scheduler.h"
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <future>
 #include <stdexcept>
+
+#include <gtest/gtest.h>
 
 namespace fleetml {
 namespace {

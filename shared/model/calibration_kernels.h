@@ -35,7 +35,8 @@ inline constexpr std::int64_t kGemmMacs = kGemmM * kGemmN * kGemmK;
 inline constexpr std::int64_t kConvMacs = kConvChannels * kConvChannels * 9 * kConvSize * kConvSize;
 inline constexpr std::int64_t kPointwiseMacs =
     kPointwiseIn * kPointwiseOut * kPointwiseSize * kPointwiseSize;
-inline constexpr std::int64_t kDepthwiseMacs = kDepthwiseChannels * 9 * kDepthwiseSize * kDepthwiseSize;
+inline constexpr std::int64_t kDepthwiseMacs =
+    kDepthwiseChannels * 9 * kDepthwiseSize * kDepthwiseSize;
 inline constexpr std::int64_t kLinearMacs = kLinearIn * kLinearOut;
 
 }  // namespace calibration_kernels

@@ -1,7 +1,6 @@
 #include "shared/model/model_profile.h"
 
 #include <gtest/gtest.h>
-
 #include <nlohmann/json.hpp>
 
 #include "shared/common/error.h"

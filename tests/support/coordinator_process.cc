@@ -1,10 +1,9 @@
 #include "tests/support/coordinator_process.h"
 
-#include <gtest/gtest.h>
-
 #include <fstream>
 #include <sstream>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "shared/common/error.h"
@@ -34,12 +33,13 @@ CoordinatorProcess::~CoordinatorProcess() = default;
 std::filesystem::path CoordinatorProcess::trust_dir() const { return dir_ / "trust"; }
 
 void CoordinatorProcess::start() {
-  std::vector<std::string> args = {"--broker",   broker_uri_,     "--data-dir", data_dir().string(),
-                                   "--keys",     keys_.string(),  "--log-level", "debug"};
+  std::vector<std::string> args = {"--broker", broker_uri_,    "--data-dir",  data_dir().string(),
+                                   "--keys",   keys_.string(), "--log-level", "debug"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   ChildProcess::Options options;
   options.log_path = log_path();
-  const auto logged_before = std::filesystem::exists(log_path()) ? std::filesystem::file_size(log_path()) : 0;
+  const auto logged_before =
+      std::filesystem::exists(log_path()) ? std::filesystem::file_size(log_path()) : 0;
   process_ = std::make_unique<ChildProcess>(bin_path("fleet-coordinator"), args, options);
   // Ready once it logged "coordinator started" (subscribed): operator requests sent earlier
   // would reach nobody.
@@ -52,14 +52,15 @@ void CoordinatorProcess::start() {
         return text.str().find("coordinator started") != std::string::npos || !process_->running();
       },
       std::chrono::seconds(60), std::chrono::milliseconds(20));
-  ASSERT_TRUE(ready && process_->running()) << "fleet-coordinator did not start; log " << log_path();
+  ASSERT_TRUE(ready && process_->running())
+      << "fleet-coordinator did not start; log " << log_path();
 }
 
 void CoordinatorProcess::stop() {
   if (!process_) return;
   const ExitStatus status = process_->stop(std::chrono::seconds(10));
-  EXPECT_TRUE(status.success()) << "fleet-coordinator ended with " << status.describe()
-                                << "; log " << log_path();
+  EXPECT_TRUE(status.success()) << "fleet-coordinator ended with " << status.describe() << "; log "
+                                << log_path();
   process_.reset();
 }
 
@@ -99,8 +100,8 @@ void CoordinatorProcess::register_zoo_model(const std::string& id) const {
       shape += std::to_string(d.get<int>());
     }
     fleetctl({"models", "add", (zoo_dir() / (id + ".pt")).string(), "--id", id, "--task",
-              m.at("task").get<std::string>(), "--top1",
-              std::to_string(m.at("top1").get<double>()), "--input", shape});
+              m.at("task").get<std::string>(), "--top1", std::to_string(m.at("top1").get<double>()),
+              "--input", shape});
     return;
   }
   throw Error("no zoo model " + id + " in data/zoo.json");

@@ -59,7 +59,9 @@ std::filesystem::path source_dir() {
   return configured_dir("FLEETML_SOURCE_DIR", FLEETML_DEFAULT_SOURCE_DIR);
 }
 
-std::filesystem::path zoo_dir() { return configured_dir("FLEETML_ZOO_DIR", FLEETML_DEFAULT_ZOO_DIR); }
+std::filesystem::path zoo_dir() {
+  return configured_dir("FLEETML_ZOO_DIR", FLEETML_DEFAULT_ZOO_DIR);
+}
 
 std::filesystem::path bin_path(std::string_view name) {
   std::filesystem::path path = configured_dir("FLEETML_BIN_DIR", FLEETML_DEFAULT_BIN_DIR) / name;

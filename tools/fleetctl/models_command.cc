@@ -85,10 +85,11 @@ int run_add(const cli::Args& args) {
     reply = checked(session.wait(in_flight.front(), kReplyTimeout));
     in_flight.pop_front();
     const std::uint64_t held = reply.received_bytes();
-    const int percent = digest.size_bytes == 0 ? 100 : static_cast<int>(100 * held / digest.size_bytes);
+    const int percent =
+        digest.size_bytes == 0 ? 100 : static_cast<int>(100 * held / digest.size_bytes);
     if (percent / 10 != last_percent / 10) {
-      std::fprintf(stderr, "models add: %s %3d%% (%llu of %llu bytes)\n",
-                   header.model_id().c_str(), percent, static_cast<unsigned long long>(held),
+      std::fprintf(stderr, "models add: %s %3d%% (%llu of %llu bytes)\n", header.model_id().c_str(),
+                   percent, static_cast<unsigned long long>(held),
                    static_cast<unsigned long long>(digest.size_bytes));
       last_percent = percent;
     }
@@ -122,13 +123,12 @@ int run_list(const cli::Args& args) {
               "input", "GFLOPs", "MB", "Mparams", "depth");
   for (const auto& m : models) {
     model::Shape shape = m.value("input_shape", model::Shape{});
-    std::printf("%-22s %4llu %-22s %6.2f%% %-14s %9.3f %8.1f %9.2f %6lld\n",
-                m.value("id", "").c_str(),
-                static_cast<unsigned long long>(m.value("version", 0ULL)),
-                m.value("task", "").c_str(), 100 * m.value("accuracy", 0.0),
-                model::format_shape(shape).c_str(), m.value("flops", 0.0) / 1e9,
-                m.value("size_bytes", 0.0) / 1e6, m.value("params", 0.0) / 1e6,
-                static_cast<long long>(m.value("depth", 0LL)));
+    std::printf(
+        "%-22s %4llu %-22s %6.2f%% %-14s %9.3f %8.1f %9.2f %6lld\n", m.value("id", "").c_str(),
+        static_cast<unsigned long long>(m.value("version", 0ULL)), m.value("task", "").c_str(),
+        100 * m.value("accuracy", 0.0), model::format_shape(shape).c_str(),
+        m.value("flops", 0.0) / 1e9, m.value("size_bytes", 0.0) / 1e6, m.value("params", 0.0) / 1e6,
+        static_cast<long long>(m.value("depth", 0LL)));
   }
   if (models.empty()) std::printf("(no models registered; see fleetctl models add --help)\n");
   return 0;

@@ -62,9 +62,9 @@ v1::CatalogReply OperatorSession::wait(const std::string& id, std::chrono::milli
   std::unique_lock lock(replies_->mutex);
   if (!replies_->arrived.wait_for(lock, timeout,
                                   [&] { return replies_->by_request.count(id) > 0; })) {
-    throw Error("no answer from the coordinator within " +
-                std::to_string(timeout.count() / 1000) + " s (is fleet-coordinator running on " +
-                client_->options().broker_uri + " with prefix " + topics_.prefix() + "?)");
+    throw Error("no answer from the coordinator within " + std::to_string(timeout.count() / 1000) +
+                " s (is fleet-coordinator running on " + client_->options().broker_uri +
+                " with prefix " + topics_.prefix() + "?)");
   }
   v1::CatalogReply reply = std::move(replies_->by_request[id]);
   replies_->by_request.erase(id);

@@ -1,7 +1,5 @@
 // fleetctl watch | explain VID: the fleet as the MQTT topics show it.
 
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -9,6 +7,8 @@
 #include <iostream>
 #include <mutex>
 #include <thread>
+
+#include <unistd.h>
 
 #include "shared/common/error.h"
 #include "shared/messages/json.h"
@@ -27,7 +27,8 @@ std::atomic<bool> interrupted{false};
 
 std::chrono::milliseconds seconds_option(const cli::Args& args, const char* name) {
   const double s = args.num(name);
-  if (!(s > 0 && s <= 86400)) throw cli::UsageError(std::string("--") + name + " must be in (0, 86400]");
+  if (!(s > 0 && s <= 86400))
+    throw cli::UsageError(std::string("--") + name + " must be in (0, 86400]");
   return std::chrono::milliseconds(static_cast<long long>(s * 1000));
 }
 
@@ -42,12 +43,11 @@ int run_watch(const cli::Args& args) {
   auto last_message = Clock::now();
   for (TopicKind kind : {TopicKind::kCapability, TopicKind::kStatus, TopicKind::kAssignment,
                          TopicKind::kLink, TopicKind::kReport}) {
-    session.client().subscribe(session.topics().filter(kind), 0,
-                               [&](const transport::Message& m) {
-                                 std::lock_guard lock(mutex);
-                                 view.apply(m.topic, m.payload);
-                                 last_message = Clock::now();
-                               });
+    session.client().subscribe(session.topics().filter(kind), 0, [&](const transport::Message& m) {
+      std::lock_guard lock(mutex);
+      view.apply(m.topic, m.payload);
+      last_message = Clock::now();
+    });
   }
   std::signal(SIGINT, [](int) { interrupted = true; });
   std::signal(SIGTERM, [](int) { interrupted = true; });
@@ -90,17 +90,16 @@ int run_explain(const cli::Args& args) {
   OperatorSession session(args);
   std::mutex mutex;
   std::optional<v1::AssignmentBody> body;
-  session.client().subscribe(session.topics().assignment(vehicle), 1,
-                             [&](const transport::Message& m) {
-                               v1::Assignment signed_;
-                               v1::AssignmentBody parsed;
-                               if (!signed_.ParseFromString(m.payload) ||
-                                   !parsed.ParseFromString(signed_.body())) {
-                                 return;
-                               }
-                               std::lock_guard lock(mutex);
-                               body = std::move(parsed);
-                             });
+  session.client().subscribe(
+      session.topics().assignment(vehicle), 1, [&](const transport::Message& m) {
+        v1::Assignment signed_;
+        v1::AssignmentBody parsed;
+        if (!signed_.ParseFromString(m.payload) || !parsed.ParseFromString(signed_.body())) {
+          return;
+        }
+        std::lock_guard lock(mutex);
+        body = std::move(parsed);
+      });
   const auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {
     {
