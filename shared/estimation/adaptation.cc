@@ -187,7 +187,8 @@ DeviceCorrections fit_corrections(std::span<const Sample> samples,
                   device_key(s.capability) + ")");
     }
     if (!s.model) throw Error("adaptation: measurement of " + s.model_id + " has no profile");
-    const RooflineTerms t = roofline_terms(*s.model, s.capability, s.batch, options.roofline);
+    const RooflineTerms t =
+        roofline_terms(*s.model, s.capability.calibration(), s.batch, options.roofline);
     rows.push_back({t.ms, std::log(s.p50_ms), std::log(s.p95_ms), &s.model_id});
     models.insert(s.model_id);
   }

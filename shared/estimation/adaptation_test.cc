@@ -51,7 +51,7 @@ TEST(Adaptation, ImprovesPredictionsOfModelsItHasNotSeen) {
   const std::vector<Sample> unseen = measure(kTruth, {8, 9, 10});
   const DeviceCorrections c = fit_corrections(train);
   for (const Sample& s : unseen) {
-    const RooflineTerms t = roofline_terms(*s.model, s.capability, s.batch);
+    const RooflineTerms t = roofline_terms(*s.model, s.capability.calibration(), s.batch);
     const double before = std::abs(std::log(t.total_ms() / s.p50_ms));
     const double after = std::abs(std::log(corrected_ms(t, c) / s.p50_ms));
     EXPECT_LT(after, 0.05) << s.model_id << " batch " << s.batch;

@@ -21,38 +21,6 @@ constexpr double kDenseReduction = k::kConvChannels * 9;
 
 using Kind = model::CostClass;
 
-constexpr double kFloatBytes = 4;
-
-// Working set (inputs + outputs + weights, float32) of the calibration kernel a compute kind's
-// rate comes from; grouped convolutions take the dense kernel's.
-double kernel_working_set_bytes(Kind kind) {
-  auto bytes = [](std::int64_t elements) { return static_cast<double>(elements) * kFloatBytes; };
-  switch (kind) {
-    case Kind::kConv:
-    case Kind::kGrouped:
-      return bytes(2 * k::kConvChannels * k::kConvSize * k::kConvSize +
-                   k::kConvChannels * k::kConvChannels * 9);
-    case Kind::kPointwise:
-      return bytes((k::kPointwiseIn + k::kPointwiseOut) * k::kPointwiseSize * k::kPointwiseSize +
-                   k::kPointwiseIn * k::kPointwiseOut);
-    case Kind::kDepthwise:
-      return bytes(2 * k::kDepthwiseChannels * k::kDepthwiseSize * k::kDepthwiseSize +
-                   k::kDepthwiseChannels * 9);
-    case Kind::kMatmul:
-      return bytes(k::kGemmM * k::kGemmK + k::kGemmK * k::kGemmN + k::kGemmM * k::kGemmN);
-    case Kind::kLinear:
-    case Kind::kMemory:
-    case Kind::kView:
-      break;
-  }
-  return 0;
-}
-
-// Share of a working set of `bytes` that does not fit in a cache of `cache_bytes`.
-double spilled_share(double bytes, double cache_bytes) {
-  return bytes > cache_bytes ? 1 - cache_bytes / bytes : 0;
-}
-
 // model::cost_class, with data-free memory operators (nothing moved) priced like views.
 Kind kind_of(const model::Layer& l) {
   const Kind kind = model::cost_class(l);
@@ -115,8 +83,6 @@ std::string_view term_name(Term term) {
       return "layer_overhead";
     case Term::kSmallLayer:
       return "small_layer";
-    case Term::kCacheSpill:
-      return "cache_spill";
   }
   return "?";
 }
@@ -127,12 +93,10 @@ double RooflineTerms::total_ms() const {
   return sum;
 }
 
-RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Capability& device,
-                             int batch, const RooflineOptions& options) {
+RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Calibration& c, int batch,
+                             const RooflineOptions& options) {
   check_batch("roofline", batch);
-  const v1::Calibration& c = device.calibration();
   const Rates r = rates_of(c);
-  const auto cache = static_cast<double>(device.device().last_level_cache_bytes());
   const double b = batch;
   RooflineTerms t;
   bool after_conv = false;  // the previous costed layer was a conv (or a BN folded into one)
@@ -188,12 +152,6 @@ RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Capabil
       t[Term::kSmallLayer] += 2.0 * (static_cast<double>(l.macs) / outputs) *
                               options.parallel_half_outputs / rate * 1e3;
       t[Term::kLayerOverhead] += options.layer_overhead_ops * r.overhead_s * 1e3;
-      if (cache > 0 && compute_s >= memory_s) {
-        const double extra = spilled_share(activations * b + weights, cache) -
-                             spilled_share(kernel_working_set_bytes(kind), cache);
-        t[Term::kCacheSpill] +=
-            options.cache_spill_penalty * std::max(0.0, extra) * compute_s * 1e3;
-      }
     } else if (kind == Kind::kLinear) {
       compute_s = std::max(flops / r.linear, flops * b / r.gemm);
     }
@@ -234,7 +192,8 @@ Estimate RooflineEstimator::estimate(const Query& query) const {
 
 Estimate RooflineEstimator::estimate_with(const Query& query,
                                           const DeviceCorrections* corrections) const {
-  const RooflineTerms terms = roofline_terms(query.model, query.capability, query.batch, options_);
+  const RooflineTerms terms =
+      roofline_terms(query.model, query.capability.calibration(), query.batch, options_);
   double point = terms.total_ms();
   double margin = bound_log_margin({}, options_);
   char basis[256];

@@ -25,10 +25,9 @@ enum class Term : std::size_t {
   kCallOverhead,   // fixed cost of one forward() call
   kLayerOverhead,  // setup cost of every convolution / matmul call beyond a plain dispatch
   kSmallLayer,     // what a convolution / matmul loses to having too few outputs to fill its tiles
-  kCacheSpill,     // what a convolution / matmul loses to a working set beyond the last-level cache
 };
-inline constexpr std::size_t kTermCount = 10;
-// "conv", "pointwise", ..., "layer_overhead", "small_layer", "cache_spill"
+inline constexpr std::size_t kTermCount = 9;
+// "conv", "pointwise", ..., "call_overhead", "layer_overhead", "small_layer"
 std::string_view term_name(Term term);
 
 // One forward() call's predicted time, split by Term, in ms.
@@ -57,14 +56,6 @@ struct RooflineOptions {
   // i.e. it pays for parallel_half_outputs extra outputs per call whatever the batch (the
   // calibration kernels have ~200 000 outputs, where this is 1%).
   double parallel_half_outputs = 2000;
-  // A convolution or matmul whose working set (inputs + outputs at the batch + weights) does
-  // not fit in the device's last-level cache streams the share that does not fit from DRAM
-  // instead of the cache: its compute time grows by cache_spill_penalty x that share, beyond
-  // the share its calibration kernel already spilled. 1 = a layer entirely beyond the cache
-  // runs at half its calibrated rate (a round a-priori figure: the size of the effect varies
-  // with the kernel's tiling and the DRAM/cache bandwidth ratio, so adaptation's prior on this
-  // term is wide).
-  double cache_spill_penalty = 1;
   // The bound: point x exp(margin), bound_log_margin() below. Without measurements the margin
   // is t(quantile, prior_weight) x prior_sigma: the calibration gives the device's rate for
   // every op kind, so what remains is layer geometry, fusion and overheads, taken as ~25% (log
@@ -74,9 +65,8 @@ struct RooflineOptions {
   double quantile = 0.95;
 };
 
-// Per-layer roofline of `model` on `device` (its calibration: rates measured in the
-// configuration the model runs in, threads and mode; its last-level cache size) for one call
-// on `batch` samples:
+// Per-layer roofline of `model` on a device with calibration `c` (rates measured in the
+// configuration the model runs in: threads and mode) for one call on `batch` samples:
 //  - compute: 2 x MACs x batch / rate of the layer's kind: conv_gflops (dense k x k),
 //    pointwise_conv_gflops (1 x 1), depthwise_conv_gflops, grouped convs at a rate
 //    interpolated in log between depthwise (reduction depth 9) and dense (576, the
@@ -92,17 +82,11 @@ struct RooflineOptions {
 //    what linear_gflops measured): layer_overhead_ops x op_overhead_us (kLayerOverhead) and
 //    2 x K x parallel_half_outputs / rate of its kind (kSmallLayer), K = MACs per output
 //    element; neither grows with the batch;
-//  - plus, per convolution and weightless matmul on its compute-bound side, when the device
-//    reports its last-level cache size L (last_level_cache_bytes > 0; 0 adds nothing):
-//    cache_spill_penalty x max(0, s(W) - s(W_k)) x compute (kCacheSpill), where
-//    s(W) = max(0, 1 - L / W) is the share of a working set W that does not fit, W = activation
-//    bytes x batch + weight bytes, and W_k the working set of the calibration kernel the
-//    layer's rate came from (its rate already includes what it spilled);
-//  - when optimized: a batch_norm right after a convolution is folded into it and an
+//  - when c.optimized(): a batch_norm right after a convolution is folded into it and an
 //    activation right after one (or after the folded BN) is fused: both cost nothing.
-// Throws fleetml::Error when batch < 1 or a calibration rate is not positive.
-RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Capability& device,
-                             int batch, const RooflineOptions& options = {});
+// Throws fleetml::Error when batch < 1 or a rate in `c` is not positive.
+RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Calibration& c, int batch,
+                             const RooflineOptions& options = {});
 
 // The bound's log margin over the point, from `residuals` = log(p95 / point) of models
 // predicted without their own measurements (leave-one-model-out), n of them:

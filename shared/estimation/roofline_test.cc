@@ -25,7 +25,7 @@ TEST(Roofline, SingleDenseConvIsComputeBound) {
   // 2 x 64 x 56 x 56 x 4 + 147,456 of weights = 1,753,088 -> 0.175 ms at 10 GB/s.
   const model::ModelProfile m = finish("conv", {conv(64, 64, 3, 56)});
   ASSERT_EQ(m.macs, 115'605'504);
-  const RooflineTerms t = roofline_terms(m, device(), 1);
+  const RooflineTerms t = roofline_terms(m, device().calibration(), 1);
   EXPECT_NEAR(t[Term::kConv], 2.31211008, 1e-9);
   EXPECT_DOUBLE_EQ(t[Term::kMemory], 0);
   EXPECT_NEAR(t[Term::kOpOverhead], 0.010, 1e-12);
@@ -37,77 +37,36 @@ TEST(Roofline, SingleDenseConvIsComputeBound) {
   EXPECT_EQ(t.ops, 1);
 }
 
-v1::Capability with_cache(std::uint64_t last_level_cache_bytes) {
-  v1::Capability cap = device();
-  cap.mutable_device()->set_last_level_cache_bytes(last_level_cache_bytes);
-  return cap;
-}
-
-TEST(Roofline, ConvWhoseWorkingSetOutgrowsTheCachePaysForTheSpilledShare) {
-  // conv(64, 64, 3, 56): activations 1,605,632 bytes per sample, weights 147,456; compute
-  // 2.31211008 ms per sample. The calibration's conv kernel has the same geometry: 1,753,088.
-  const model::ModelProfile m = finish("conv", {conv(64, 64, 3, 56)});
-  // 2 MB cache: batch 1 (1,753,088 bytes) fits, nothing spills.
-  EXPECT_DOUBLE_EQ(roofline_terms(m, with_cache(2'000'000), 1)[Term::kCacheSpill], 0);
-  // Batch 4: W = 4 x 1,605,632 + 147,456 = 6,569,984; 1 - 2e6 / W spills, at penalty 1.
-  const RooflineTerms four = roofline_terms(m, with_cache(2'000'000), 4);
-  EXPECT_NEAR(four[Term::kCacheSpill], (1 - 2e6 / 6'569'984.0) * 4 * 2.31211008, 1e-9);
-  EXPECT_NEAR(four[Term::kConv], 4 * 2.31211008, 1e-9);  // the roofline itself is unchanged
-  RooflineOptions doubled;
-  doubled.cache_spill_penalty = 2;
-  EXPECT_NEAR(roofline_terms(m, with_cache(2'000'000), 4, doubled)[Term::kCacheSpill],
-              2 * four[Term::kCacheSpill], 1e-12);
-}
-
-TEST(Roofline, CacheSpillCountsOnlyWhatTheCalibrationKernelDidNotAlreadySpill) {
-  const model::ModelProfile m = finish("conv", {conv(64, 64, 3, 56)});
-  // 1 MB cache: the calibration kernel (1,753,088 bytes) spills 1 - 1e6 / 1,753,088 already, so
-  // a layer of its size pays nothing more; at batch 4 the difference of the two shares.
-  EXPECT_DOUBLE_EQ(roofline_terms(m, with_cache(1'000'000), 1)[Term::kCacheSpill], 0);
-  EXPECT_NEAR(roofline_terms(m, with_cache(1'000'000), 4)[Term::kCacheSpill],
-              ((1 - 1e6 / 6'569'984.0) - (1 - 1e6 / 1'753'088.0)) * 4 * 2.31211008, 1e-9);
-}
-
-TEST(Roofline, UnknownCacheAndMemoryBoundOrLinearLayersAddNoSpill) {
-  const model::ModelProfile m = finish(
-      "mixed", {memory(model::op::kBatchNorm, 64, 56), conv(64, 64, 3, 56), linear(4096, 4096)});
-  const RooflineTerms unknown = roofline_terms(m, device(), 8);
-  EXPECT_DOUBLE_EQ(unknown[Term::kCacheSpill], 0);
-  // A 1-byte cache: everything spills, but only the conv's compute pays for it; BN is memory-
-  // bound (already at the calibrated streaming bandwidth), the linear layer's rate was
-  // measured streaming its weights.
-  const RooflineTerms tiny = roofline_terms(m, with_cache(1), 8);
-  const double conv_ms = 8 * 2.31211008;
-  EXPECT_NEAR(tiny[Term::kCacheSpill],
-              ((1 - 1 / (8 * 1'605'632.0 + 147'456)) - (1 - 1 / 1'753'088.0)) * conv_ms, 1e-9);
-  EXPECT_NEAR(tiny.total_ms() - tiny[Term::kCacheSpill], unknown.total_ms(), 1e-9);
-}
-
 TEST(Roofline, SmallLayersPayForTheOutputsTheyLack) {
   // The same 64 -> 64 3x3 conv on 7x7 instead of 56x56: 64x fewer outputs and MACs, the same
   // size penalty (0.02304 ms), now 64% on top of its 0.0361 ms of compute instead of 1%.
-  const RooflineTerms big = roofline_terms(finish("big", {conv(64, 64, 3, 56)}), device(), 1);
-  const RooflineTerms small = roofline_terms(finish("small", {conv(64, 64, 3, 7)}), device(), 1);
+  const RooflineTerms big =
+      roofline_terms(finish("big", {conv(64, 64, 3, 56)}), device().calibration(), 1);
+  const RooflineTerms small =
+      roofline_terms(finish("small", {conv(64, 64, 3, 7)}), device().calibration(), 1);
   EXPECT_NEAR(small[Term::kConv], big[Term::kConv] / 64, 1e-12);
   EXPECT_DOUBLE_EQ(small[Term::kSmallLayer], big[Term::kSmallLayer]);
   // Neither grows with the batch.
-  const RooflineTerms four = roofline_terms(finish("small", {conv(64, 64, 3, 7)}), device(), 4);
+  const RooflineTerms four =
+      roofline_terms(finish("small", {conv(64, 64, 3, 7)}), device().calibration(), 4);
   EXPECT_DOUBLE_EQ(four[Term::kSmallLayer], small[Term::kSmallLayer]);
   EXPECT_DOUBLE_EQ(four[Term::kLayerOverhead], small[Term::kLayerOverhead]);
   // Memory-bound layers pay neither.
-  const RooflineTerms bn =
-      roofline_terms(finish("bn", {memory(model::op::kBatchNorm, 64, 56)}), device(), 1);
+  const RooflineTerms bn = roofline_terms(finish("bn", {memory(model::op::kBatchNorm, 64, 56)}),
+                                          device().calibration(), 1);
   EXPECT_DOUBLE_EQ(bn[Term::kSmallLayer], 0);
   EXPECT_DOUBLE_EQ(bn[Term::kLayerOverhead], 0);
 }
 
 TEST(Roofline, PointwiseAndDepthwiseUseTheirOwnRates) {
   // 1x1 128 -> 128 on 28x28: 12,845,056 MACs / 80 GFLOPS = 0.321126 ms.
-  const RooflineTerms pw = roofline_terms(finish("pw", {conv(128, 128, 1, 28)}), device(), 1);
+  const RooflineTerms pw =
+      roofline_terms(finish("pw", {conv(128, 128, 1, 28)}), device().calibration(), 1);
   EXPECT_NEAR(pw[Term::kPointwise], 2.0 * 12'845'056 / 80e9 * 1e3, 1e-12);
   // Depthwise 3x3 on 256 x 28 x 28: 1,806,336 MACs / 10 GFLOPS = 0.361 ms, above its memory
   // time (1.61 MB / 10 GB/s = 0.161 ms).
-  const RooflineTerms dw = roofline_terms(finish("dw", {conv(256, 256, 3, 28, 256)}), device(), 1);
+  const RooflineTerms dw =
+      roofline_terms(finish("dw", {conv(256, 256, 3, 28, 256)}), device().calibration(), 1);
   EXPECT_NEAR(dw[Term::kDepthwise], 2.0 * 1'806'336 / 10e9 * 1e3, 1e-12);
 }
 
@@ -115,15 +74,15 @@ TEST(Roofline, GroupedConvRateIsInterpolatedByReductionDepth) {
   // 8 input channels per group x 3 x 3 = 72 = sqrt(9 x 576): halfway in log between the
   // depthwise (10) and dense (100) rates: sqrt(10 x 100) = 31.62 GFLOPS.
   const model::Layer l = conv(256, 256, 3, 28, 32);
-  const RooflineTerms t = roofline_terms(finish("grouped", {l}), device(), 1);
+  const RooflineTerms t = roofline_terms(finish("grouped", {l}), device().calibration(), 1);
   EXPECT_NEAR(t[Term::kConv], 2.0 * static_cast<double>(l.macs) / (std::sqrt(1000.0) * 1e9) * 1e3,
               1e-9);
 }
 
 TEST(Roofline, MemoryBoundLayersStreamAtTheCalibratedBandwidth) {
   // BN over 64 x 56 x 56 floats: 1,605,632 bytes / 10 GB/s = 0.1605632 ms.
-  const RooflineTerms t =
-      roofline_terms(finish("bn", {memory(model::op::kBatchNorm, 64, 56)}), device(), 1);
+  const RooflineTerms t = roofline_terms(finish("bn", {memory(model::op::kBatchNorm, 64, 56)}),
+                                         device().calibration(), 1);
   EXPECT_NEAR(t[Term::kMemory], 0.1605632, 1e-12);
 }
 
@@ -131,11 +90,11 @@ TEST(Roofline, OptimizedModeFoldsBatchNormAndFusesActivation) {
   const model::ModelProfile m = finish(
       "cbr", {conv(64, 64, 3, 56), memory(model::op::kBatchNorm, 64, 56),
               memory(model::op::kActivation, 64, 56), memory(model::op::kElementwise, 64, 56)});
-  const RooflineTerms optimized = roofline_terms(m, device(1.0, 1, true), 1);
+  const RooflineTerms optimized = roofline_terms(m, device(1.0, 1, true).calibration(), 1);
   EXPECT_EQ(optimized.fused, 2);
   EXPECT_EQ(optimized.ops, 2);
   EXPECT_NEAR(optimized[Term::kMemory], 0.1605632, 1e-12);  // only the add
-  const RooflineTerms plain = roofline_terms(m, device(1.0, 1, false), 1);
+  const RooflineTerms plain = roofline_terms(m, device(1.0, 1, false).calibration(), 1);
   EXPECT_EQ(plain.fused, 0);
   EXPECT_EQ(plain.ops, 4);
   EXPECT_NEAR(plain[Term::kMemory], 3 * 0.1605632, 1e-12);
@@ -143,8 +102,8 @@ TEST(Roofline, OptimizedModeFoldsBatchNormAndFusesActivation) {
 
 TEST(Roofline, BatchScalesWorkButNotOverheadsOrWeights) {
   const model::ModelProfile m = finish("conv", {conv(64, 64, 3, 56)});
-  const RooflineTerms one = roofline_terms(m, device(), 1);
-  const RooflineTerms four = roofline_terms(m, device(), 4);
+  const RooflineTerms one = roofline_terms(m, device().calibration(), 1);
+  const RooflineTerms four = roofline_terms(m, device().calibration(), 4);
   EXPECT_NEAR(four[Term::kConv], 4 * one[Term::kConv], 1e-12);
   EXPECT_DOUBLE_EQ(four[Term::kOpOverhead], one[Term::kOpOverhead]);
   EXPECT_DOUBLE_EQ(four[Term::kCallOverhead], one[Term::kCallOverhead]);
@@ -154,20 +113,20 @@ TEST(Roofline, BatchScalesWorkButNotOverheadsOrWeights) {
   // A linear layer streams its weights once per call (2 x 2048 x 1000 / 5 GFLOPS = 0.8192 ms)
   // until the batch makes it a compute-bound GEMM (batch 64: 4096000 x 64 / 100 GFLOPS).
   const model::ModelProfile fc = finish("fc", {linear(2048, 1000)});
-  EXPECT_NEAR(roofline_terms(fc, device(), 1)[Term::kLinear], 0.8192, 1e-12);
-  EXPECT_NEAR(roofline_terms(fc, device(), 4)[Term::kLinear], 0.8192, 1e-12);
-  EXPECT_NEAR(roofline_terms(fc, device(), 64)[Term::kLinear], 2.0 * 2048 * 1000 * 64 / 100e9 * 1e3,
-              1e-12);
+  EXPECT_NEAR(roofline_terms(fc, device().calibration(), 1)[Term::kLinear], 0.8192, 1e-12);
+  EXPECT_NEAR(roofline_terms(fc, device().calibration(), 4)[Term::kLinear], 0.8192, 1e-12);
+  EXPECT_NEAR(roofline_terms(fc, device().calibration(), 64)[Term::kLinear],
+              2.0 * 2048 * 1000 * 64 / 100e9 * 1e3, 1e-12);
 }
 
 TEST(Roofline, MoreThreadsMeanTheCalibrationOfThatConfiguration) {
   // Threads enter through the calibration measured in that configuration: twice the rates,
   // half the compute time.
   const model::ModelProfile m = finish("conv", {conv(64, 64, 3, 56)});
-  v1::Capability two = device(1.0, 2);
-  two.mutable_calibration()->set_conv_gflops(200);
+  v1::Calibration two = device(1.0, 2).calibration();
+  two.set_conv_gflops(200);
   EXPECT_NEAR(roofline_terms(m, two, 1)[Term::kConv],
-              roofline_terms(m, device(), 1)[Term::kConv] / 2, 1e-12);
+              roofline_terms(m, device().calibration(), 1)[Term::kConv] / 2, 1e-12);
 }
 
 TEST(Roofline, EstimatorBoundIsThePriorMarginWithoutMeasurements) {
@@ -175,7 +134,7 @@ TEST(Roofline, EstimatorBoundIsThePriorMarginWithoutMeasurements) {
   const v1::Capability cap = device();
   const Estimate e = RooflineEstimator().estimate({m, cap, 2});
   EXPECT_EQ(e.estimator, "roofline");
-  EXPECT_DOUBLE_EQ(e.point_ms, roofline_terms(m, cap, 2).total_ms());
+  EXPECT_DOUBLE_EQ(e.point_ms, roofline_terms(m, cap.calibration(), 2).total_ms());
   // t(0.95, 3 dof) x 0.25 = 2.353 x 0.25.
   EXPECT_NEAR(e.bound_ms / e.point_ms, std::exp(2.353 * 0.25), 0.01);
 }
