@@ -1,5 +1,6 @@
 #include "shared/estimation/samples.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <map>
@@ -18,7 +19,13 @@ const char* const kMeasurementHeader =
     "nominal_gflops,gpu_name,gpu_memory_gb,gpu_cores,gpu_clock_ghz,runtime,profile,"
     "gemm_gflops,conv_gflops,pointwise_conv_gflops,depthwise_conv_gflops,linear_gflops,"
     "memory_bandwidth_gbps,op_overhead_us,p50_ms,p95_ms,mean_ms,min_ms,peak_rss_mb,repeats,"
-    "load1,foreign_cores,source";
+    "load1,foreign_cores,source,l2_cache_bytes,last_level_cache_bytes";
+
+namespace {
+// Columns added after the first measurement sets were written: a set without them reads as
+// "unknown" (0).
+constexpr std::string_view kOptionalColumns[] = {"l2_cache_bytes", "last_level_cache_bytes"};
+}  // namespace
 
 namespace {
 
@@ -69,6 +76,7 @@ class Row {
       : columns_(columns), fields_(std::move(fields)), where_(std::move(where)) {}
 
   const std::string& text(const std::string& name) const { return fields_.at(columns_.at(name)); }
+  bool has(const std::string& name) const { return columns_.contains(name); }
   double num(const std::string& name) const {
     const std::string& t = text(name);
     double v = 0;
@@ -82,6 +90,11 @@ class Row {
     const double v = num(name);
     if (v <= 0) fail(name + " must be > 0, got " + text(name));
     return v;
+  }
+  std::uint64_t cache_bytes(const std::string& name) const {
+    const double v = num(name);
+    if (v < 0 || v != std::floor(v)) fail(name + " is not a byte count: " + text(name));
+    return static_cast<std::uint64_t>(v);
   }
   bool boolean(const std::string& name) const {
     if (text(name) == "true" || text(name) == "1") return true;
@@ -127,6 +140,10 @@ Sample parse_row(const Row& r) {
   d.set_profile(r.text("profile"));
   d.set_threads(threads);
   d.set_optimized(optimized);
+  if (r.has("l2_cache_bytes")) d.set_l2_cache_bytes(r.cache_bytes("l2_cache_bytes"));
+  if (r.has("last_level_cache_bytes")) {
+    d.set_last_level_cache_bytes(r.cache_bytes("last_level_cache_bytes"));
+  }
 
   v1::Calibration& c = *s.capability.mutable_calibration();
   c.set_threads(threads);
@@ -173,7 +190,9 @@ std::vector<Sample> parse_measurements_csv(std::string_view text, const std::str
     if (columns.empty()) {
       for (std::size_t i = 0; i < fields.size(); ++i) columns[fields[i]] = i;
       for (const std::string& name : split_csv(kMeasurementHeader)) {
-        if (!columns.contains(name)) throw Error(where + ": missing column " + name);
+        const bool optional = std::find(std::begin(kOptionalColumns), std::end(kOptionalColumns),
+                                        name) != std::end(kOptionalColumns);
+        if (!optional && !columns.contains(name)) throw Error(where + ": missing column " + name);
       }
       width = fields.size();
       continue;
@@ -230,7 +249,9 @@ void write_measurements_csv(std::ostream& out, std::span<const Sample> samples) 
                                              std::to_string(s.repeats),
                                              number(s.load1),
                                              number(s.foreign_cores),
-                                             s.source};
+                                             s.source,
+                                             std::to_string(d.l2_cache_bytes()),
+                                             std::to_string(d.last_level_cache_bytes())};
     for (std::size_t i = 0; i < fields.size(); ++i) {
       out << (i ? "," : "") << csv_field(fields[i]);
     }

@@ -46,8 +46,9 @@ struct Sample {
 extern const char* const kMeasurementHeader;
 
 // Parses a measurement set; columns may come in any order but all of the header's must be
-// there. Throws fleetml::Error "<what>:<line>: <reason>" on a missing column, a short row, a
-// malformed number, or a non-positive batch, threads or latency.
+// there, except l2_cache_bytes and last_level_cache_bytes (added later; missing = 0, unknown).
+// Throws fleetml::Error "<what>:<line>: <reason>" on a missing column, a short row, a malformed
+// number, or a non-positive batch, threads or latency.
 std::vector<Sample> parse_measurements_csv(std::string_view text, const std::string& what);
 std::vector<Sample> read_measurements_csv(const std::filesystem::path& path);
 

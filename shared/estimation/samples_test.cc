@@ -24,6 +24,8 @@ Sample sample(const std::string& id, int batch) {
   g.set_memory_gb(4);
   g.set_cores(128);
   g.set_clock_ghz(0.921);
+  s.capability.mutable_device()->set_l2_cache_bytes(512 << 10);
+  s.capability.mutable_device()->set_last_level_cache_bytes(2 << 20);
   s.capability.mutable_calibration()->set_source("measured");
   s.batch = batch;
   s.p50_ms = 12.5;
@@ -57,6 +59,29 @@ TEST(Samples, CsvRoundTripsEveryColumn) {
   EXPECT_DOUBLE_EQ(back[0].peak_rss_mb, 310.5);
   EXPECT_EQ(back[0].repeats, 50);
   EXPECT_EQ(back[0].source, "measured");
+  EXPECT_EQ(back[0].capability.device().l2_cache_bytes(), 512u << 10);
+  EXPECT_EQ(back[0].capability.device().last_level_cache_bytes(), 2u << 20);
+}
+
+TEST(Samples, ASetWithoutCacheColumnsReadsAsUnknownCaches) {
+  std::ostringstream out;
+  write_measurements_csv(out, std::vector<Sample>{sample("cnn0", 1)});
+  std::string text = out.str();
+  const std::string tail = ",l2_cache_bytes,last_level_cache_bytes\n";
+  const std::string row_tail = "," + std::to_string(512 << 10) + "," + std::to_string(2 << 20);
+  ASSERT_NE(text.find(tail), std::string::npos);
+  ASSERT_NE(text.find(row_tail), std::string::npos);
+  text.replace(text.find(tail), tail.size(), "\n");
+  text.replace(text.find(row_tail), row_tail.size(), "");
+  const std::vector<Sample> back = parse_measurements_csv(text, "old.csv");
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].capability.device().l2_cache_bytes(), 0u);
+  EXPECT_EQ(back[0].capability.device().last_level_cache_bytes(), 0u);
+  EXPECT_DOUBLE_EQ(back[0].p50_ms, 12.5);
+
+  std::string negative = out.str();
+  negative.replace(negative.find(row_tail), row_tail.size(), ",-1,2097152");
+  EXPECT_THROW(parse_measurements_csv(negative, "m.csv"), Error);
 }
 
 TEST(Samples, ReportsMalformedRowsWithTheirLine) {

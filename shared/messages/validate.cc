@@ -151,6 +151,13 @@ void check_device(Checker& c, const v1::Device& d) {
   c.text("os", d.os(), limits::kMaxNameBytes);
   c.text("profile", d.profile(), limits::kMaxNameBytes);
   c.real("ram_budget_fraction", d.ram_budget_fraction(), 0, 1);
+  c.integer("l2_cache_bytes", d.l2_cache_bytes(), 0, limits::kMaxCacheBytes);
+  c.integer("last_level_cache_bytes", d.last_level_cache_bytes(), 0, limits::kMaxCacheBytes);
+  if (c.ok() && d.last_level_cache_bytes() > 0 && d.l2_cache_bytes() > d.last_level_cache_bytes()) {
+    c.fail("last_level_cache_bytes", std::to_string(d.last_level_cache_bytes()) +
+                                         " is smaller than l2_cache_bytes " +
+                                         std::to_string(d.l2_cache_bytes()));
+  }
   c.count("gpus", d.gpus_size(), 0, limits::kMaxGpus);
   for (int i = 0; i < d.gpus_size() && c.ok(); ++i) {
     const v1::Gpu& g = d.gpus(i);

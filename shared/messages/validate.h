@@ -52,6 +52,7 @@ namespace limits {
 inline constexpr std::uint32_t kMaxCores = 1024;
 inline constexpr double kMaxClockGhz = 10;
 inline constexpr double kMaxRamGb = 16384;
+inline constexpr std::uint64_t kMaxCacheBytes = std::uint64_t{4} << 30;  // 4 GiB
 inline constexpr std::uint32_t kMaxThreads = 1024;
 inline constexpr double kMaxGflops = 1e7;
 inline constexpr int kMaxGpus = 16;

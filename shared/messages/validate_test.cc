@@ -40,6 +40,8 @@ v1::Capability capability() {
   d->set_nominal_gflops(13.5);
   d->set_runtime("libtorch-1.13.1");
   d->set_threads(1);
+  d->set_l2_cache_bytes(1 << 20);  // the A72's shared L2 is also its last level
+  d->set_last_level_cache_bytes(1 << 20);
   v1::Gpu* g = d->add_gpus();
   g->set_name("VideoCore VI");
   g->set_memory_gb(0);
@@ -108,6 +110,11 @@ TEST(ValidateCapability, RejectsEachRuleWithTheFieldNamed) {
        "device.threads 0 is outside 1..1024"},
       {"ram budget", [](auto& m) { m.mutable_device()->set_ram_budget_fraction(1.5); },
        "device.ram_budget_fraction 1.5 is outside [0, 1]"},
+      {"cache absurd",
+       [](auto& m) { m.mutable_device()->set_last_level_cache_bytes(std::uint64_t{1} << 40); },
+       "device.last_level_cache_bytes 1099511627776 is outside 0..4294967296"},
+      {"l2 above llc", [](auto& m) { m.mutable_device()->set_l2_cache_bytes(2 << 20); },
+       "device.last_level_cache_bytes 1048576 is smaller than l2_cache_bytes 2097152"},
       {"long text", [](auto& m) { m.mutable_device()->set_cpu_model(std::string(300, 'x')); },
        "device.cpu_model is longer than 256 bytes"},
       {"gpu memory", [](auto& m) { m.mutable_device()->mutable_gpus(0)->set_memory_gb(-1); },

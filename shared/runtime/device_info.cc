@@ -81,6 +81,39 @@ double max_cpufreq_ghz(const fs::path& root) {
   return khz / 1e6;
 }
 
+// sysfs cache size, "32K" / "1024K" / "2M" (binary units), in bytes; 0 when malformed.
+std::uint64_t cache_size_bytes(std::string_view text) {
+  text = trim(text);
+  std::uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc()) return 0;
+  const std::string_view unit = text.substr(static_cast<std::size_t>(end - text.data()));
+  if (unit.empty()) return v;
+  if (unit == "K") return v << 10;
+  if (unit == "M") return v << 20;
+  if (unit == "G") return v << 30;
+  return 0;
+}
+
+// cpu0's caches (sys/devices/system/cpu/cpu0/cache/index*/{level,type,size}): the level-2 and
+// the highest-level data or unified cache. Instruction caches do not hold activations.
+void add_caches(const fs::path& root, v1::Device& device) {
+  int last_level = 0;
+  for (const fs::path& index : children(root / "sys/devices/system/cpu/cpu0/cache")) {
+    if (!index.filename().string().starts_with("index")) continue;
+    const std::string_view type = trim(read_text(index / "type"));
+    if (type != "Data" && type != "Unified") continue;
+    const auto level = static_cast<int>(to_double(read_text(index / "level")));
+    const std::uint64_t bytes = cache_size_bytes(read_text(index / "size"));
+    if (level < 1 || bytes == 0) continue;
+    if (level == 2) device.set_l2_cache_bytes(bytes);
+    if (level >= last_level) {
+      last_level = level;
+      device.set_last_level_cache_bytes(bytes);
+    }
+  }
+}
+
 // CUDA cores of Jetson modules (NVIDIA data sheets), keyed by a device-tree model substring.
 std::uint32_t jetson_gpu_cores(std::string_view model) {
   static constexpr std::pair<std::string_view, std::uint32_t> kCores[] = {
@@ -140,6 +173,7 @@ v1::Device detect_device(const fs::path& root) {
   device.set_ram_gb(to_double(mem_total.substr(0, mem_total.find(' '))) * 1024.0 / 1e9);
 
   add_gpus(root, board_model, device.ram_gb(), device);
+  add_caches(root, device);
 
   std::string os = first_value(key_values(read_text(root / "etc/os-release"), '='), "PRETTY_NAME");
   if (os.size() >= 2 && os.front() == '"' && os.back() == '"') os = os.substr(1, os.size() - 2);

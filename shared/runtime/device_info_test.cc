@@ -19,6 +19,10 @@ TEST(DeviceInfoTest, DescribesThisMachine) {
   EXPECT_GT(d.ram_gb(), 0);
   EXPECT_NE(d.os(), "unknown");
   EXPECT_TRUE(d.runtime().empty());  // the caller's to set
+  if (fs::exists("/sys/devices/system/cpu/cpu0/cache/index0")) {
+    EXPECT_GT(d.last_level_cache_bytes(), 0u);
+    EXPECT_GE(d.last_level_cache_bytes(), d.l2_cache_bytes());
+  }
 }
 
 class FakeRootTest : public ::testing::Test {
@@ -61,6 +65,47 @@ TEST_F(FakeRootTest, RaspberryPi4) {
   EXPECT_NEAR(d.ram_gb(), 7998992 * 1024.0 / 1e9, 1e-9);
   EXPECT_EQ(d.os(), "Debian GNU/Linux 12 (bookworm)");
   EXPECT_EQ(d.gpus_size(), 0);
+  EXPECT_EQ(d.l2_cache_bytes(), 0u);  // no cache directory: unknown
+  EXPECT_EQ(d.last_level_cache_bytes(), 0u);
+}
+
+TEST_F(FakeRootTest, CachesOfAnX86WithSharedL3) {
+  const fs::path dir = "sys/devices/system/cpu/cpu0/cache";
+  const auto index = [&](int i, const char* level, const char* type, const char* size) {
+    const fs::path d = dir / ("index" + std::to_string(i));
+    write(d / "level", std::string(level) + "\n");
+    write(d / "type", std::string(type) + "\n");
+    write(d / "size", std::string(size) + "\n");
+  };
+  index(0, "1", "Data", "32K");
+  index(1, "1", "Instruction", "32K");
+  index(2, "2", "Unified", "1024K");
+  index(3, "3", "Unified", "32768K");
+  write(dir / "uevent", "");  // not an index directory
+
+  const v1::Device d = detect_device(root_);
+  EXPECT_EQ(d.l2_cache_bytes(), 1024u * 1024);
+  EXPECT_EQ(d.last_level_cache_bytes(), 32768u * 1024);
+}
+
+TEST_F(FakeRootTest, CachesWhereL2IsTheLastLevel) {
+  const fs::path dir = "sys/devices/system/cpu/cpu0/cache";
+  write(dir / "index0/level", "1\n");
+  write(dir / "index0/type", "Data\n");
+  write(dir / "index0/size", "32K\n");
+  write(dir / "index1/level", "1\n");
+  write(dir / "index1/type", "Instruction\n");
+  write(dir / "index1/size", "48K\n");
+  write(dir / "index2/level", "2\n");
+  write(dir / "index2/type", "Unified\n");
+  write(dir / "index2/size", "1M\n");
+  write(dir / "index3/level", "3\n");  // an L3 whose size does not parse is skipped
+  write(dir / "index3/type", "Unified\n");
+  write(dir / "index3/size", "lots\n");
+
+  const v1::Device d = detect_device(root_);
+  EXPECT_EQ(d.l2_cache_bytes(), 1u << 20);
+  EXPECT_EQ(d.last_level_cache_bytes(), 1u << 20);
 }
 
 TEST_F(FakeRootTest, JetsonNanoFromTheDeviceTree) {
