@@ -182,6 +182,24 @@ std::vector<std::string> apportion(const std::vector<MixEntry>& mix, std::size_t
   return out;
 }
 
+std::vector<VehiclePlan> plan_fleet(const std::vector<MixEntry>& mix, std::size_t n,
+                                    std::uint64_t seed,
+                                    const std::map<std::string, SimulatedDevice>& devices,
+                                    const std::vector<Scenario>& scenarios) {
+  Rng rng(seed);
+  std::vector<VehiclePlan> plans;
+  const std::vector<std::string> profiles = apportion(mix, n);
+  for (std::size_t i = 0; i < profiles.size(); ++i) {
+    const auto choices = scenarios_for(devices.at(profiles[i]).profile(), scenarios);
+    const Scenario& scenario =
+        *choices[std::uniform_int_distribution<std::size_t>(0, choices.size() - 1)(rng)];
+    TraceLink link = TraceLink::at_random_point(scenario, rng);
+    plans.push_back(VehiclePlan{"sim-" + std::to_string(i + 1) + "-" + profiles[i], profiles[i],
+                                scenario.name, std::move(link), rng()});
+  }
+  return plans;
+}
+
 Clock::TimePoint simulated_now(std::chrono::system_clock::time_point real_now,
                                std::chrono::system_clock::time_point origin, double speed) {
   return origin + std::chrono::duration_cast<Clock::Duration>((real_now - origin) * speed);
@@ -215,30 +233,25 @@ FleetResult run_fleet(const FleetOptions& options,
   const ScaledClock clock(options.speed,
                           simulated_now(std::chrono::system_clock::now(), origin, options.speed));
   Scheduler scheduler(clock);
-  Rng rng(options.seed);
   const crypto::TrustedKeys keys = crypto::load_trusted_keys(options.trust_dir);
 
   FleetResult result;
   result.time_origin_ms = options.time_origin_ms;
   std::vector<Vehicle> fleet;
-  const std::vector<std::string> profiles = apportion(options.mix, options.vehicles);
   const Clock::TimePoint link_zero = clock.now();
-  for (std::size_t i = 0; i < profiles.size(); ++i) {
-    const SimulatedDevice& device = devices.at(profiles[i]);
-    const auto choices = scenarios_for(device.profile(), scenarios);
-    const Scenario& scenario =
-        *choices[std::uniform_int_distribution<std::size_t>(0, choices.size() - 1)(rng)];
+  for (VehiclePlan& plan :
+       plan_fleet(options.mix, options.vehicles, options.seed, devices, scenarios)) {
+    const SimulatedDevice& device = devices.at(plan.profile);
     VehicleOutcome outcome;
-    outcome.id = "sim-" + std::to_string(i + 1) + "-" + profiles[i];
-    outcome.profile = profiles[i];
-    outcome.scenario = scenario.name;
-    TraceLink link = TraceLink::at_random_point(scenario, rng);
-    outcome.trace = fs::path(link.trace().name()).filename().string();
-    outcome.link_offset_s = link.offset_s();
+    outcome.id = plan.id;
+    outcome.profile = plan.profile;
+    outcome.scenario = plan.scenario;
+    outcome.trace = fs::path(plan.link.trace().name()).filename().string();
+    outcome.link_offset_s = plan.link.offset_s();
     result.vehicles.push_back(std::move(outcome));
 
     vehicle::AgentConfig config;
-    config.vehicle_id = result.vehicles.back().id;
+    config.vehicle_id = plan.id;
     config.data_dir = options.data_dir / config.vehicle_id;
     config.applications = options.applications;
     config.network_type = device.profile().network_type;
@@ -250,8 +263,8 @@ FleetResult run_fleet(const FleetOptions& options,
     mqtt.clean_start = true;
     mqtt.session_expiry = std::chrono::seconds(0);
     Vehicle v;
-    v.platform =
-        std::make_unique<SimPlatform>(device, std::move(link), models, clock, link_zero, rng());
+    v.platform = std::make_unique<SimPlatform>(device, std::move(plan.link), models, clock,
+                                               link_zero, plan.platform_seed);
     v.agent = std::make_unique<vehicle::Agent>(std::move(config), *v.platform, keys,
                                                std::move(mqtt), options.topics, scheduler);
     fleet.push_back(std::move(v));

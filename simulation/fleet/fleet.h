@@ -16,6 +16,7 @@
 #include "simulation/device/device_profile.h"
 #include "simulation/fleet/sim_platform.h"
 #include "simulation/trace/trace.h"
+#include "simulation/trace/trace_link.h"
 
 namespace fleetml::sim {
 
@@ -32,6 +33,25 @@ std::vector<MixEntry> parse_mix(std::string_view spec);
 // The profile of each of `n` vehicles: counts by largest remainder (ties to the earlier
 // entry), so the mix is met as exactly as integers allow, in the order of `mix`.
 std::vector<std::string> apportion(const std::vector<MixEntry>& mix, std::size_t n);
+
+// One vehicle of a fleet, everything random about it drawn before anything connects.
+struct VehiclePlan {
+  std::string id;  // "sim-<i>-<profile>", i from 1
+  std::string profile;
+  std::string scenario;
+  TraceLink link;                   // its trace and the offset where its link time 0 falls
+  std::uint64_t platform_seed = 0;  // SimPlatform's stream: calibration and latency jitter
+};
+
+// The `n` vehicles of `mix` (apportioned in mix order), drawn from one Rng seeded with `seed`:
+// per vehicle, a scenario of its profile's network type ("4G" -> "4g-*"; every scenario when
+// none matches), a random point of it (TraceLink::at_random_point) and a platform seed. Pure:
+// the same arguments give the same fleet. `devices` must hold every profile of `mix` and
+// `scenarios` must not be empty.
+std::vector<VehiclePlan> plan_fleet(const std::vector<MixEntry>& mix, std::size_t n,
+                                    std::uint64_t seed,
+                                    const std::map<std::string, SimulatedDevice>& devices,
+                                    const std::vector<Scenario>& scenarios);
 
 // Simulated time as fleet-coordinator computes it (coordinator/main.cc make_clock):
 // origin + (real - origin) x speed, so both processes agree when given the same origin.

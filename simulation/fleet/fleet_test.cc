@@ -1,5 +1,7 @@
 #include "simulation/fleet/fleet.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "shared/common/error.h"
@@ -35,6 +37,77 @@ TEST(Clock, SimulatedNowMatchesTheCoordinatorsFormula) {
   const auto real = origin + std::chrono::seconds(10);
   EXPECT_EQ(simulated_now(real, origin, 10), origin + std::chrono::seconds(100));
   EXPECT_EQ(simulated_now(origin, origin, 10), origin);
+}
+
+// The fleet a seed draws, with the real profiles and traces: what makes two runs with one seed
+// the same fleet (the broker's timing aside).
+class FleetPlanTest : public ::testing::Test {
+ protected:
+  FleetPlanTest() : scenarios_(load_scenarios(test::source_dir() / "data/traces")) {
+    for (DeviceProfile& p : load_device_profiles(test::source_dir() / "simulation/profiles")) {
+      std::string name = p.name;
+      devices_.emplace(std::move(name), SimulatedDevice(std::move(p)));
+    }
+  }
+
+  std::vector<VehiclePlan> plan(std::uint64_t seed) {
+    return plan_fleet(parse_mix("pc-i9:1,rpi4:1,rpi5:1,jetson-nano-cpu:1,jetson-nano-gpu:1"), 40,
+                      seed, devices_, scenarios_);
+  }
+
+  // The first calibration the vehicle's platform stream yields (the truth plus its jitter).
+  std::string calibration(const VehiclePlan& p) {
+    ManualClock clock;
+    const ModelStructures models;
+    SimPlatform platform(devices_.at(p.profile), p.link, models, clock, clock.now(),
+                         p.platform_seed);
+    return platform.calibrate().SerializeAsString();
+  }
+
+  // Every draw of every vehicle.
+  std::vector<std::string> draws(const std::vector<VehiclePlan>& plans) {
+    std::vector<std::string> out;
+    for (const VehiclePlan& p : plans) {
+      out.push_back(p.id + " " + p.profile + " " + p.scenario + " " + p.link.trace().name() + " " +
+                    std::to_string(p.link.offset_s()) + " " + std::to_string(p.platform_seed) +
+                    " " + calibration(p));
+    }
+    return out;
+  }
+
+  std::map<std::string, SimulatedDevice> devices_;
+  std::vector<Scenario> scenarios_;
+};
+
+TEST_F(FleetPlanTest, SameSeedSameFleet) {
+  const std::vector<VehiclePlan> a = plan(7);
+  ASSERT_EQ(a.size(), 40u);
+  EXPECT_EQ(draws(a), draws(plan(7)));
+  // The mix is met and each profile gets a scenario of its own network type.
+  for (const VehiclePlan& p : a) {
+    const std::string type = devices_.at(p.profile).profile().network_type == "5G" ? "5g-" : "4g-";
+    EXPECT_TRUE(p.scenario.starts_with(type)) << p.id << " " << p.scenario;
+  }
+  EXPECT_EQ(std::count_if(a.begin(), a.end(), [](const auto& p) { return p.profile == "rpi5"; }),
+            8);
+}
+
+TEST_F(FleetPlanTest, AnotherSeedDrawsOtherLinksAndJitter) {
+  const std::vector<VehiclePlan> a = plan(7);
+  const std::vector<VehiclePlan> b = plan(8);
+  ASSERT_EQ(a.size(), b.size());
+  std::size_t offsets = 0, streams = 0, calibrations = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].profile, b[i].profile);  // the mix does not depend on the seed
+    offsets += a[i].link.trace().name() != b[i].link.trace().name() ||
+               a[i].link.offset_s() != b[i].link.offset_s();
+    streams += a[i].platform_seed != b[i].platform_seed;
+    calibrations += calibration(a[i]) != calibration(b[i]);
+  }
+  // Trace points are drawn from thousands of seconds: a coincidence is possible, forty are not.
+  EXPECT_GE(offsets, 35u);
+  EXPECT_EQ(streams, a.size());
+  EXPECT_EQ(calibrations, a.size());
 }
 
 class SimPlatformTest : public ::testing::Test {
