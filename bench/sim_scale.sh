@@ -26,7 +26,10 @@ for m in $models; do
 done
 /usr/bin/time -v "$bin/fleet-sim" run --vehicles "$n" --speed "$speed" --duration "$duration" \
   --time-origin-ms "$origin" --trust "$work/trust" --report "$work/report" --zoo "$zoo" \
-  --broker "mqtt://127.0.0.1:$port" --log-level warn >"$work/sim.out" 2>"$work/sim.err"
+  --broker "mqtt://127.0.0.1:$port" --log-level "${LOG_LEVEL:-warn}" >"$work/sim.out" 2>"$work/sim.err"
+# CPU seconds (user + system) each process used: which of the three is the bottleneck.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+echo "cpu_s: mosquitto $(cpu_s $broker) coordinator $(cpu_s $coord) fleet-sim $(awk '/User time|System time/ {s += $NF} END {printf "%.1f", s}' "$work/sim.err")"
 tail -n 8 "$work/sim.out"
 grep -E "Maximum resident|Elapsed" "$work/sim.err"
 echo "work dir: $work"
