@@ -7,6 +7,8 @@
 # Needs the build in build/ (fleet-sim, fleet-coordinator, fleetctl), mosquitto and the zoo.
 set -euo pipefail
 n=${1:-1000} speed=${2:-10} duration=${3:-300} models=${4:-mobilenet_v3_small}
+# Every vehicle's application (fleet-sim --app) must match the models' task and input shape.
+app=${APP:-front-camera:200:5:1} window=${WINDOW:-4}
 bin=${BIN:-build/bin}
 work=$(mktemp -d /tmp/fleet-sim-bench-XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -21,10 +23,19 @@ origin=$(date +%s%3N)
   --keys "$work/keys" --speed "$speed" --time-origin-ms "$origin" >"$work/coordinator.log" 2>&1 & coord=$!
 sleep 1
 zoo=${FLEETML_ZOO_DIR:-$HOME/.cache/fleetml/zoo}
-for m in $models; do
-  "$bin/fleetctl" models add "$zoo/$m.pt" --id "$m" --task image-classification --top1 0.6 --input 1x3x224x224 --broker "mqtt://127.0.0.1:$port" >/dev/null
-done
+# Each model with its task, top-1 and input shape from data/zoo.json.
+/usr/bin/python3 -c '
+import json, sys
+models = {m["id"]: m for m in json.load(open("data/zoo.json"))["models"]}
+for id in sys.argv[1:]:
+    m = models[id]
+    print(id, m["task"], m["top1"], "x".join(map(str, m["input_shape"])))' $models |
+  while read -r id task top1 shape; do
+    "$bin/fleetctl" models add "$zoo/$id.pt" --id "$id" --task "$task" --top1 "$top1" \
+      --input "$shape" --broker "mqtt://127.0.0.1:$port" >/dev/null 2>&1
+  done
 /usr/bin/time -v "$bin/fleet-sim" run --vehicles "$n" --speed "$speed" --duration "$duration" \
+  --app "$app" --window "$window" \
   --time-origin-ms "$origin" --trust "$work/trust" --report "$work/report" --zoo "$zoo" \
   --broker "mqtt://127.0.0.1:$port" --log-level "${LOG_LEVEL:-warn}" >"$work/sim.out" 2>"$work/sim.err"
 # CPU seconds (user + system) each process used: which of the three is the bottleneck.

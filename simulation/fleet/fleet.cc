@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -275,6 +276,10 @@ FleetResult run_fleet(const FleetOptions& options,
   for (Vehicle& v : fleet) agents.push_back(v.agent.get());
   vehicle::Agent::start_all(agents);
   scheduler.start();
+  // Runs after every task the start queued (FIFO among due tasks): the start-up backlog.
+  std::promise<Scheduler::LagStats> start_lag;
+  scheduler.post([&] { start_lag.set_value(scheduler.take_lag()); });
+  result.start_lag = start_lag.get_future().get();
   result.start_real_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - real_start).count();
   log::info(kLog, "fleet started",
@@ -307,12 +312,15 @@ FleetResult run_fleet(const FleetOptions& options,
   result.lag = scheduler.lag();
   for (Vehicle& v : fleet) v.agent->stop(std::chrono::milliseconds(500));
   result.peak_rss_mb = peak_rss_mb();
-  fleet.clear();
   observer->read([&](const auto&, const auto& manifests) {
     result.manifests = manifests;
     return 0;
   });
   observer.reset();  // no more writes into result.vehicles
+  for (std::size_t i = 0; i < fleet.size(); ++i) {
+    result.vehicles[i].downloads = fleet[i].platform->downloads();
+  }
+  fleet.clear();
   result.settled =
       std::all_of(result.vehicles.begin(), result.vehicles.end(),
                   [&](const VehicleOutcome& v) { return v.settled(options.applications); });

@@ -83,9 +83,10 @@ struct VehicleOutcome {
   std::string scenario;
   std::string trace;
   double link_offset_s = 0;
-  std::optional<v1::AssignmentBody> assignment;  // the latest (signature not checked here)
-  std::map<std::string, v1::Report> installed;   // by application: the latest INSTALLED
-  std::map<std::string, v1::Report> failed;      // by application: the latest failure
+  std::optional<v1::AssignmentBody> assignment;      // the latest (signature not checked here)
+  std::map<std::string, v1::Report> installed;       // by application: the latest INSTALLED
+  std::map<std::string, v1::Report> failed;          // by application: the latest failure
+  std::vector<SimPlatform::LinkDownload> downloads;  // as its link saw them
   bool settled(const std::vector<v1::Application>& applications) const;
 };
 
@@ -96,7 +97,10 @@ struct FleetResult {
   double simulated_s = 0;  // simulated time the fleet ran
   double real_s = 0;
   bool settled = false;
-  Scheduler::LagStats lag;  // how late the shared scheduler ran vehicle work (simulated ms)
+  // How late the shared scheduler ran vehicle work (simulated ms): while the fleet started
+  // (connecting every session: the first handlers wait for the last connection) and after.
+  Scheduler::LagStats start_lag;
+  Scheduler::LagStats lag;
   double peak_rss_mb = 0;   // of this process, at the end
   double start_real_s = 0;  // real time to construct and connect every vehicle
 };

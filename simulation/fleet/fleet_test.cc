@@ -149,6 +149,29 @@ TEST_F(SimPlatformTest, LinkSamplesAreWholeSecondsOnceWithHistoryFirst) {
   EXPECT_DOUBLE_EQ((*next)[1].downlink_kbps(), 16);
 }
 
+TEST_F(SimPlatformTest, RecordsEachDownloadBesideWhatTheTraceAloneTakes) {
+  v1::ManifestBody manifest;
+  manifest.set_model_id("m");
+  manifest.set_version(3);
+  manifest.set_size_bytes(1500);
+  clock_.advance(std::chrono::milliseconds(500));
+  const auto sink = platform_.open_sink({});
+  EXPECT_EQ(sink->open(manifest), 0u);
+  ASSERT_EQ(platform_.downloads().size(), 1u);
+  // From t=0.5: 500 B by t=1, a dead second, 1000 B at 2000 B/s: t=2.5.
+  EXPECT_DOUBLE_EQ(platform_.downloads()[0].start_s, 0.5);
+  EXPECT_DOUBLE_EQ(platform_.downloads()[0].replay_s, 2);
+  EXPECT_EQ(platform_.downloads()[0].end_s, -1);
+  sink->append("abc");
+  EXPECT_EQ(sink->digest().size_bytes, 3u);
+  EXPECT_TRUE(sink->artifact_path().empty());
+  clock_.advance(std::chrono::seconds(4));
+  sink->complete();
+  EXPECT_DOUBLE_EQ(platform_.downloads()[0].end_s, 4.5);
+  EXPECT_EQ(platform_.downloads()[0].model_id, "m");
+  EXPECT_EQ(platform_.downloads()[0].version, 3u);
+}
+
 TEST_F(SimPlatformTest, KeepsNoFilesAndFailsUnknownModels) {
   EXPECT_FALSE(platform_.stores_artifacts());
   v1::ManifestBody manifest;
