@@ -1,7 +1,10 @@
 // fleet-vehicle run --id VID --trust DIR --data-dir DIR [--app SPEC]... [--config FILE]
-// [--profile FILE.json] [--keep-versions N] [broker options]: the vehicle agent
+// [--profile FILE.json] [--keep-versions N] [--speed X --time-origin-ms T] [broker options]:
+// the vehicle agent
 // (vehicle_client/agent/agent.h) until SIGTERM or SIGINT.
+#include <chrono>
 #include <csignal>
+#include <optional>
 
 #include "shared/common/log.h"
 #include "shared/common/scheduler.h"
@@ -61,7 +64,19 @@ int run_agent(const cli::Args& args) {
   if (auto p = args.maybe("profile")) profile = *p;
   DevicePlatform platform(runtime_config(args), profile);
 
-  Scheduler scheduler(SystemClock::instance());
+  // Simulated time (a vehicle beside fleet-sim and a fleet-coordinator with --speed): the
+  // agent's stamps, expiries and timers follow the shared simulated clock.
+  const double speed = args.num("speed");
+  if (!(speed >= 1e-3 && speed <= 1e4)) throw cli::UsageError("--speed: expected 0.001 to 10000");
+  std::optional<ScaledClock> scaled;
+  if (speed != 1 || args.has("time-origin-ms")) {
+    const auto origin = args.has("time-origin-ms")
+                            ? std::chrono::system_clock::time_point(
+                                  std::chrono::milliseconds(args.integer("time-origin-ms")))
+                            : std::chrono::system_clock::now();
+    scaled.emplace(simulated_clock(speed, origin));
+  }
+  Scheduler scheduler(scaled ? static_cast<const Clock&>(*scaled) : SystemClock::instance());
   Agent agent(std::move(config), platform, std::move(keys), std::move(mqtt), topics, scheduler);
   agent.start();
   scheduler.start();
@@ -89,7 +104,14 @@ int run_agent(const cli::Args& args) {
                    "device profile standing in for hardware not present (simulation/profiles)")
            .option("network", "TYPE", "primary network reported in the capability, e.g. 4G")
            .option("keep-versions", "N", "inactive installed model versions kept", "2")
-           .option("window", "W", "fetch requests (blocks) in flight per download", "4");
+           .option("window", "W", "fetch requests (blocks) in flight per download", "4")
+           .option("speed", "X",
+                   "simulated time runs X times faster than real time (as fleet-coordinator "
+                   "--speed); 1 = real time",
+                   "1")
+           .option("time-origin-ms", "T",
+                   "Unix ms where simulated and real time coincide (the coordinator's "
+                   "--time-origin-ms); default now");
        declare_runtime_options(p);
        transport::add_broker_options(p);
      },

@@ -201,11 +201,6 @@ std::vector<VehiclePlan> plan_fleet(const std::vector<MixEntry>& mix, std::size_
   return plans;
 }
 
-Clock::TimePoint simulated_now(std::chrono::system_clock::time_point real_now,
-                               std::chrono::system_clock::time_point origin, double speed) {
-  return origin + std::chrono::duration_cast<Clock::Duration>((real_now - origin) * speed);
-}
-
 bool VehicleOutcome::settled(const std::vector<v1::Application>& applications) const {
   if (!assignment) return false;
   for (const v1::Application& app : applications) {
@@ -231,8 +226,7 @@ FleetResult run_fleet(const FleetOptions& options,
   const auto real_start = std::chrono::steady_clock::now();
   const auto origin =
       std::chrono::system_clock::time_point(std::chrono::milliseconds(options.time_origin_ms));
-  const ScaledClock clock(options.speed,
-                          simulated_now(std::chrono::system_clock::now(), origin, options.speed));
+  const ScaledClock clock = simulated_clock(options.speed, origin);
   Scheduler scheduler(clock);
   const crypto::TrustedKeys keys = crypto::load_trusted_keys(options.trust_dir);
 

@@ -53,11 +53,6 @@ std::vector<VehiclePlan> plan_fleet(const std::vector<MixEntry>& mix, std::size_
                                     const std::map<std::string, SimulatedDevice>& devices,
                                     const std::vector<Scenario>& scenarios);
 
-// Simulated time as fleet-coordinator computes it (coordinator/main.cc make_clock):
-// origin + (real - origin) x speed, so both processes agree when given the same origin.
-Clock::TimePoint simulated_now(std::chrono::system_clock::time_point real_now,
-                               std::chrono::system_clock::time_point origin, double speed);
-
 struct FleetOptions {
   std::size_t vehicles = 0;
   std::vector<MixEntry> mix;

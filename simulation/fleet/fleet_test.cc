@@ -32,13 +32,6 @@ TEST(Mix, ApportionsByLargestRemainder) {
   EXPECT_EQ(apportion(mix, 1), (std::vector<std::string>{"a"}));
 }
 
-TEST(Clock, SimulatedNowMatchesTheCoordinatorsFormula) {
-  const auto origin = std::chrono::system_clock::time_point(std::chrono::seconds(1000));
-  const auto real = origin + std::chrono::seconds(10);
-  EXPECT_EQ(simulated_now(real, origin, 10), origin + std::chrono::seconds(100));
-  EXPECT_EQ(simulated_now(origin, origin, 10), origin);
-}
-
 // The fleet a seed draws, with the real profiles and traces: what makes two runs with one seed
 // the same fleet (the broker's timing aside).
 class FleetPlanTest : public ::testing::Test {
