@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Scale bench of fleet-sim run: N simulated vehicles at SPEED x against a private mosquitto and
-# a real fleet-coordinator on this machine. Prints fleet-sim's last line: simulated vs real
-# time, peak RSS of the fleet-sim process and the shared scheduler's lag (a fleet keeps up
-# when the lag stays far below a tick, 1000 ms).
+# a real fleet-coordinator on this machine. Prints each process's CPU seconds, fleet-sim's
+# report line (simulated vs real time, peak RSS, start-up lag) and its keep-up verdict:
+#   keeps up: yes|no (lag mean < 50 ms, max < 1000 ms after the start, every vehicle assigned,
+#   every assigned download ended; download slowdown = actual / trace-replay time, reported)
+# (docs/simulation.md "Scale" has the measured table.)
 #   bench/sim_scale.sh [N=1000] [SPEED=10] [DURATION_S=300] [MODELS="mobilenet_v3_small"]
+# Env: APP (fleet-sim --app, must match the models' task and input), WINDOW (--window),
+# BROKER_CONF (extra mosquitto.conf lines), LOG_LEVEL (fleet-sim's, default warn).
 # Needs the build in build/ (fleet-sim, fleet-coordinator, fleetctl), mosquitto and the zoo.
 set -euo pipefail
 n=${1:-1000} speed=${2:-10} duration=${3:-300} models=${4:-mobilenet_v3_small}
@@ -12,7 +16,8 @@ app=${APP:-front-camera:200:5:1} window=${WINDOW:-4}
 bin=${BIN:-build/bin}
 work=$(mktemp -d /tmp/fleet-sim-bench-XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n' "$port" >"$work/mosquitto.conf"
+printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n%s\n' "$port" \
+  "${BROKER_CONF:-}" >"$work/mosquitto.conf"  # BROKER_CONF: extra mosquitto.conf lines
 mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 & broker=$!
 trap 'kill $coord $broker 2>/dev/null || true' EXIT
 sleep 0.5

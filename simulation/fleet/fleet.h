@@ -97,7 +97,7 @@ struct FleetResult {
   Scheduler::LagStats start_lag;
   Scheduler::LagStats lag;
   double peak_rss_mb = 0;   // of this process, at the end
-  double start_real_s = 0;  // real time to construct and connect every vehicle
+  double start_real_s = 0;  // real time to construct, connect and start every vehicle
 };
 
 // Runs the fleet: N agents (vehicle_client/agent) in this process on one shared Scheduler

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "shared/common/error.h"
+#include "simulation/fleet/fleet_report.h"
 #include "simulation/fleet/sim_platform.h"
 #include "tests/support/test_env.h"
 
@@ -30,6 +31,38 @@ TEST(Mix, ApportionsByLargestRemainder) {
   // 3 x 1/3: remainders tie, earlier entries first.
   EXPECT_EQ(apportion(parse_mix("a:1,b:1,c:1"), 4), (std::vector<std::string>{"a", "a", "b", "c"}));
   EXPECT_EQ(apportion(mix, 1), (std::vector<std::string>{"a"}));
+}
+
+TEST(KeepUp, NeedsLowLagEveryAssignmentAndEveryDownloadEnded) {
+  FleetResult result;
+  result.vehicles.resize(3);
+  result.vehicles[0].assignment.emplace();
+  result.vehicles[1].assignment.emplace();
+  result.lag = {900, 20, 1000};
+  std::vector<AppVerdict> verdicts(3);
+  verdicts[0].model = "m";  // installed: 4 s for 2 s of trace
+  verdicts[0].installed = true;
+  verdicts[0].actual_download_s = 4;
+  verdicts[0].replay_download_s = 2;
+  verdicts[1].model = "m";  // its install failed: ended
+  verdicts[1].failure = "smoke_failed";
+  // verdicts[2]: no model (no assignment): nothing to download
+  KeepUp k = keep_up(result, verdicts);
+  EXPECT_EQ(k.assigned, 2u);
+  EXPECT_EQ(k.downloads, 2u);
+  EXPECT_EQ(k.ended, 2u);
+  EXPECT_DOUBLE_EQ(k.median_slowdown, 2);
+  EXPECT_FALSE(k.ok());  // one vehicle has no assignment
+  EXPECT_NE(describe(k).find("keeps up: no"), std::string::npos) << describe(k);
+  result.vehicles[2].assignment.emplace();
+  EXPECT_TRUE(keep_up(result, verdicts).ok()) << describe(keep_up(result, verdicts));
+  result.lag.max_ms = 1000;  // a whole tick late once
+  EXPECT_FALSE(keep_up(result, verdicts).ok());
+  result.lag = {10, 50, 1000};  // behind on average
+  EXPECT_FALSE(keep_up(result, verdicts).ok());
+  result.lag = {10, 1, 1000};
+  verdicts[1].failure.clear();  // a download still running at the end
+  EXPECT_FALSE(keep_up(result, verdicts).ok());
 }
 
 // The fleet a seed draws, with the real profiles and traces: what makes two runs with one seed
