@@ -27,21 +27,6 @@ double ranged(const cli::Args& args, const char* name, double low, double high) 
   return value;
 }
 
-// Simulated time shared with fleet-sim: origin + (real - origin) x speed, so processes started
-// at different moments agree on the simulated clock when given the same origin.
-std::unique_ptr<Clock> make_clock(const cli::Args& args) {
-  const double speed = ranged(args, "speed", 1e-3, 1e4);
-  if (speed == 1 && !args.has("time-origin-ms")) return std::make_unique<SystemClock>();
-  const auto real_now = std::chrono::system_clock::now();
-  const Clock::TimePoint origin =
-      args.has("time-origin-ms")
-          ? Clock::TimePoint(std::chrono::milliseconds(args.integer("time-origin-ms")))
-          : std::chrono::time_point_cast<Clock::Duration>(real_now);
-  const auto start =
-      origin + std::chrono::duration_cast<Clock::Duration>((real_now - origin) * speed);
-  return std::make_unique<ScaledClock>(speed, start);
-}
-
 int run(const cli::Args& args) {
   coordinator::CoordinatorOptions options;
   options.mqtt = transport::client_options(args, args.str("client-id"));
@@ -61,7 +46,7 @@ int run(const cli::Args& args) {
   }
   std::filesystem::create_directories(options.data_dir);
 
-  const auto clock = make_clock(args);
+  const auto clock = cli::clock_from_args(args);
   coordinator::LatencyServiceOptions latency_options;
   latency_options.estimator = args.str("estimator");
   latency_options.llm.url = args.str("llm-url");
@@ -105,9 +90,7 @@ int main(int argc, char** argv) {
              "86400");
     p.option("link-history", "S", "seconds of link samples behind download predictions", "600");
     p.option("client-id", "ID", "MQTT client id of the persistent session", "fleet-coordinator");
-    p.option("speed", "X", "simulated-time factor (fleet-sim --speed); 1 = real time", "1");
-    p.option("time-origin-ms", "T",
-             "with --speed: unix ms where simulated and real time coincide (fleet-sim prints it)");
+    cli::add_time_options(p);
     transport::add_broker_options(p);
   };
   command.run = run;

@@ -3,8 +3,14 @@
 # a private fleet on loopback — mosquitto on a free port, fleet-coordinator with the zoo
 # registered through fleetctl, and one fleet-vehicle per DIGA device profile running a camera
 # application with a 100 ms deadline — prints the assignment table and the explanation of
-# one choice, and stops everything. Work files go to $FLEETML_DEMO_DIR (default a temporary
-# directory, removed at the end unless FLEETML_KEEP_DEMO=1).
+# one choice; then runs a simulated fleet (fleet-sim run: 40 vehicles over every DIGA profile,
+# links replaying the real traces of data/traces) against the same coordinator, prints its
+# report summary, and stops everything. The whole deployment runs on simulated time,
+# $FLEETML_DEMO_SPEED (default 10) times faster than real time. Work files go to
+# $FLEETML_DEMO_DIR (default a temporary directory, removed at the end unless
+# FLEETML_KEEP_DEMO=1). Other knobs: FLEETML_DEMO_SIM_VEHICLES (40), FLEETML_DEMO_SIM_S
+# (simulated seconds at most, 1200), FLEETML_DEMO_SETTLE_S (real seconds the profile vehicles
+# get to install, 20).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -20,6 +26,10 @@ mkdir -p "$DIR"
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 BROKER=mqtt://127.0.0.1:$PORT
 PIDS=()
+# Every process of the deployment shares one simulated clock: origin + (real - origin) x speed.
+SPEED=${FLEETML_DEMO_SPEED:-10}
+ORIGIN=$(date +%s%3N)
+TIME=(--speed "$SPEED" --time-origin-ms "$ORIGIN")
 
 say() { printf '\n== %s\n' "$*"; }
 cleanup() {
@@ -47,9 +57,9 @@ say "keys: release key signs manifests, coordinator key signs assignments"
 "$BIN/fleetctl" keys init "$DIR/keys"
 mkdir -p "$DIR/trust" && cp "$DIR/keys/release.pub" "$DIR/keys/coordinator.pub" "$DIR/trust/"
 
-say "coordinator (log: $DIR/coordinator.log)"
+say "coordinator, simulated time at ${SPEED}x (log: $DIR/coordinator.log)"
 "$BIN/fleet-coordinator" --broker "$BROKER" --data-dir "$DIR/coordinator" --keys "$DIR/keys" \
-  >"$DIR/coordinator.log" 2>&1 &
+  "${TIME[@]}" >"$DIR/coordinator.log" 2>&1 &
 PIDS+=($!)
 
 for _ in $(seq 50); do
@@ -80,7 +90,7 @@ for profile in pc-i9 rpi4 rpi5 jetson-nano-cpu; do
   VEHICLES+=("$vid")
   "$BIN/fleet-vehicle" run --id "$vid" --broker "$BROKER" --trust "$DIR/trust" \
     --data-dir "$DIR/vehicles/$vid" --profile "simulation/profiles/$profile.json" \
-    --app cam:100:5:1 >"$DIR/$vid.log" 2>&1 &
+    --app cam:100:5:1 "${TIME[@]}" >"$DIR/$vid.log" 2>&1 &
   PIDS+=($!)
 done
 
@@ -97,4 +107,15 @@ say "assignment table (fleetctl watch --once)"
 "$BIN/fleetctl" watch --once --broker "$BROKER"
 say "what the Raspberry Pi 4 got, and why (fleetctl explain demo-rpi4)"
 "$BIN/fleetctl" explain demo-rpi4 --broker "$BROKER"
+SIM_VEHICLES=${FLEETML_DEMO_SIM_VEHICLES:-40}
+say "simulated fleet: $SIM_VEHICLES vehicles over every DIGA profile, real 4G/5G traces, ${SPEED}x (log: $DIR/fleet-sim.log)"
+"$BIN/fleet-sim" run --vehicles "$SIM_VEHICLES" --app cam:100:5:1 \
+  --mix pc-i9:1,rpi4:1,rpi5:1,jetson-nano-cpu:1,jetson-nano-gpu:1 --traces data/traces \
+  --profiles simulation/profiles --zoo "$ZOO_DIR" "${TIME[@]}" \
+  --duration "${FLEETML_DEMO_SIM_S:-1200}" --until-settled --seed 1 --trust "$DIR/trust" \
+  --report "$DIR/sim-report" --broker "$BROKER" --log-level warn >"$DIR/fleet-sim.log" 2>&1 ||
+  { tail -n 20 "$DIR/fleet-sim.log"; exit 1; }
+say "simulated fleet report (summary.txt; report.json and plots in $DIR/sim-report)"
+cat "$DIR/sim-report/summary.txt"
+grep -E '^(report|keeps up):' "$DIR/fleet-sim.log"
 say "done; stopping the fleet"

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "shared/common/error.h"
 #include "shared/common/file.h"
@@ -26,8 +27,17 @@ namespace fs = std::filesystem;
 // few fit a Raspberry Pi 4).
 constexpr const char* kDefaultApp = "front-camera:200:5:1";
 
+// The agents' state lives in memory (/dev/shm) when the machine has it: each vehicle writes
+// and fsyncs its seq reservation, assignment, manifest and model store, and on a disk that
+// was what one scheduler thread for a thousand vehicles spent its time on (creating inodes,
+// fsync; measured with perf, docs/simulation.md). A simulated vehicle needs no durability
+// beyond the run.
 fs::path make_temp_dir() {
-  std::string pattern = (fs::temp_directory_path() / "fleet-sim-XXXXXX").string();
+  std::error_code ec;
+  const fs::path base = fs::is_directory("/dev/shm", ec) && ::access("/dev/shm", W_OK) == 0
+                            ? fs::path("/dev/shm")
+                            : fs::temp_directory_path();
+  std::string pattern = (base / "fleet-sim-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) throw Error("cannot create a temporary directory");
   return pattern;
 }
@@ -122,8 +132,9 @@ int run(const cli::Args& args) {
   std::cout << "report: " << (report_dir / "report.json").string() << " (simulated "
             << result.simulated_s << " s in " << result.real_s << " s real, "
             << (result.settled ? "every vehicle settled" : "not every vehicle settled")
-            << ", peak RSS " << result.peak_rss_mb << " MB, scheduler lag max " << result.lag.max_ms
-            << " ms)\n";
+            << ", peak RSS " << result.peak_rss_mb << " MB, start " << result.start_real_s
+            << " s real with scheduler lag max " << result.start_lag.max_ms << " ms)\n"
+            << describe(keep_up(result, verdicts)) << "\n";
   return 0;
 }
 

@@ -82,6 +82,7 @@ TEST(SimRun, TwentyVehiclesAgainstARealCoordinator) {
 
   const auto json = nlohmann::json::parse(read_text(report / "report.json"));
   EXPECT_TRUE(json.at("settled").get<bool>()) << read_text(dir / "fleet-sim.log");
+  EXPECT_NE(read_text(dir / "fleet-sim.log").find("keeps up: "), std::string::npos);
   ASSERT_EQ(json.at("vehicles").size(), 20u);
   int assigned = 0;
   for (const auto& v : json.at("vehicles")) {
@@ -95,6 +96,12 @@ TEST(SimRun, TwentyVehiclesAgainstARealCoordinator) {
     EXPECT_FALSE(app.at("model").get<std::string>().empty()) << v.dump();
     EXPECT_TRUE(app.at("installed").get<bool>()) << v.dump();
     EXPECT_GT(app.at("actual_download_s").get<double>(), 0) << v.dump();
+    // The trace link alone is a lower bound: the chunks were serialized on it from the
+    // download's start, and round trips only add to that.
+    EXPECT_GT(app.at("replay_download_s").get<double>(), 0) << v.dump();
+    EXPECT_GE(app.at("actual_download_s").get<double>(),
+              0.99 * app.at("replay_download_s").get<double>())
+        << v.dump();
     EXPECT_GT(app.at("predicted_download_s").get<double>(), 0) << v.dump();
     EXPECT_GT(app.at("true_p95_ms").get<double>(), 0) << v.dump();
   }

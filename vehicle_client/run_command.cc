@@ -1,7 +1,10 @@
 // fleet-vehicle run --id VID --trust DIR --data-dir DIR [--app SPEC]... [--config FILE]
-// [--profile FILE.json] [--keep-versions N] [broker options]: the vehicle agent
+// [--profile FILE.json] [--keep-versions N] [--speed X --time-origin-ms T] [broker options]:
+// the vehicle agent
 // (vehicle_client/agent/agent.h) until SIGTERM or SIGINT.
+#include <chrono>
 #include <csignal>
+#include <optional>
 
 #include "shared/common/log.h"
 #include "shared/common/scheduler.h"
@@ -61,7 +64,10 @@ int run_agent(const cli::Args& args) {
   if (auto p = args.maybe("profile")) profile = *p;
   DevicePlatform platform(runtime_config(args), profile);
 
-  Scheduler scheduler(SystemClock::instance());
+  // Simulated time (a vehicle beside fleet-sim and a fleet-coordinator with --speed): the
+  // agent's stamps, expiries and timers follow the shared simulated clock.
+  const auto clock = cli::clock_from_args(args);
+  Scheduler scheduler(*clock);
   Agent agent(std::move(config), platform, std::move(keys), std::move(mqtt), topics, scheduler);
   agent.start();
   scheduler.start();
@@ -90,6 +96,7 @@ int run_agent(const cli::Args& args) {
            .option("network", "TYPE", "primary network reported in the capability, e.g. 4G")
            .option("keep-versions", "N", "inactive installed model versions kept", "2")
            .option("window", "W", "fetch requests (blocks) in flight per download", "16");
+       cli::add_time_options(p);
        declare_runtime_options(p);
        transport::add_broker_options(p);
      },

@@ -249,4 +249,23 @@ int run_program(std::string_view program, std::string_view description,
   }
 }
 
+void add_time_options(Parser& parser) {
+  parser.option("speed", "X", "simulated time runs X times faster than real time; 1 = real time",
+                "1");
+  parser.option("time-origin-ms", "T",
+                "Unix ms where simulated and real time coincide; give every process of one "
+                "simulation the same T (default: now)");
+}
+
+std::unique_ptr<Clock> clock_from_args(const Args& args) {
+  const double speed = args.num("speed");
+  if (!(speed >= 1e-3 && speed <= 1e4)) throw UsageError("--speed: expected 0.001 to 10000");
+  if (speed == 1 && !args.has("time-origin-ms")) return std::make_unique<SystemClock>();
+  const auto origin = args.has("time-origin-ms")
+                          ? std::chrono::system_clock::time_point(
+                                std::chrono::milliseconds(args.integer("time-origin-ms")))
+                          : std::chrono::system_clock::now();
+  return std::make_unique<ScaledClock>(simulated_clock(speed, origin));
+}
+
 }  // namespace fleetml::cli

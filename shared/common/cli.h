@@ -2,11 +2,13 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "shared/common/clock.h"
 #include "shared/common/error.h"
 
 namespace fleetml::cli {
@@ -85,6 +87,13 @@ struct Command {
   std::function<void(Parser&)> declare;
   std::function<int(const Args&)> run;
 };
+
+// Simulated time shared by the processes of one simulation (fleet-coordinator, fleet-vehicle,
+// fleet-sim): --speed X (0.001 to 10000, default 1) and --time-origin-ms T (default now).
+void add_time_options(Parser& parser);
+// SystemClock when neither option is set, else a ScaledClock reading simulated_now(); throws
+// UsageError for a speed out of range.
+std::unique_ptr<Clock> clock_from_args(const Args& args);
 
 // Dispatches argv to the matching command, handles --help at every level, and turns
 // exceptions into a one-line message on stderr: UsageError -> exit 2, anything else -> 1.

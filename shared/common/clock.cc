@@ -64,4 +64,13 @@ void ManualClock::set(TimePoint t) {
   now_ = t;
 }
 
+Clock::TimePoint simulated_now(std::chrono::system_clock::time_point real_now,
+                               std::chrono::system_clock::time_point origin, double speed) {
+  return origin + std::chrono::duration_cast<Clock::Duration>((real_now - origin) * speed);
+}
+
+ScaledClock simulated_clock(double speed, std::chrono::system_clock::time_point origin) {
+  return ScaledClock(speed, simulated_now(std::chrono::system_clock::now(), origin, speed));
+}
+
 }  // namespace fleetml

@@ -72,6 +72,14 @@ class ManualClock final : public Clock {
 };
 
 std::int64_t to_unix_ms(Clock::TimePoint t);
+
+// Simulated time as every process of one simulation computes it (fleet-coordinator, fleet-sim
+// and fleet-vehicle with --speed X --time-origin-ms T): origin + (real_now - origin) x speed,
+// so processes given the same origin agree.
+Clock::TimePoint simulated_now(std::chrono::system_clock::time_point real_now,
+                               std::chrono::system_clock::time_point origin, double speed);
+// A ScaledClock at `speed` that reads simulated_now from now on.
+ScaledClock simulated_clock(double speed, std::chrono::system_clock::time_point origin);
 Clock::TimePoint from_unix_ms(std::int64_t ms);
 
 }  // namespace fleetml

@@ -32,5 +32,12 @@ TEST(UnixMs, RoundTrips) {
   EXPECT_EQ(to_unix_ms(from_unix_ms(1'700'000'000'123)), 1'700'000'000'123);
 }
 
+TEST(Clock, SimulatedNowMatchesTheCoordinatorsFormula) {
+  const auto origin = std::chrono::system_clock::time_point(std::chrono::seconds(1000));
+  const auto real = origin + std::chrono::seconds(10);
+  EXPECT_EQ(simulated_now(real, origin, 10), origin + std::chrono::seconds(100));
+  EXPECT_EQ(simulated_now(origin, origin, 10), origin);
+}
+
 }  // namespace
 }  // namespace fleetml

@@ -52,6 +52,8 @@ class Scheduler {
     std::uint64_t tasks = 0;
   };
   LagStats lag() const;
+  // lag(), then starts the statistics afresh (e.g. to leave out a start-up backlog).
+  LagStats take_lag();
 
  private:
   struct Entry {
@@ -66,6 +68,7 @@ class Scheduler {
   };
 
   void loop();
+  Entry pop_top();  // with mutex_ held, queue_ not empty
   void run(Entry& entry);
 
   const Clock& clock_;

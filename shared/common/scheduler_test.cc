@@ -51,6 +51,41 @@ TEST(Scheduler, AThrowingTaskDoesNotStopTheLoop) {
   EXPECT_TRUE(after);
 }
 
+TEST(Scheduler, LagIsHowLateTasksRanAndTakeLagStartsAfresh) {
+  ManualClock clock;
+  Scheduler s(clock);
+  s.post([] {});
+  s.post_after(1s, [] {});
+  clock.advance(1250ms);  // the first task is 1250 ms late, the second 250 ms
+  EXPECT_EQ(s.run_due(), 2u);
+  const Scheduler::LagStats start = s.take_lag();
+  EXPECT_DOUBLE_EQ(start.max_ms, 1250);
+  EXPECT_DOUBLE_EQ(start.mean_ms, 750);
+  EXPECT_EQ(start.tasks, 2u);
+  EXPECT_EQ(s.lag().tasks, 0u);
+}
+
+// Counts the copies of what a task captured (a simulated vehicle's tasks capture 256 KiB chunks).
+struct CopyCounter {
+  explicit CopyCounter(int* copies) : copies(copies) {}
+  CopyCounter(const CopyCounter& other) : copies(other.copies) { ++*copies; }
+  CopyCounter(CopyCounter&&) = default;
+  int* copies;
+};
+
+TEST(Scheduler, TasksAreMovedNotCopied) {
+  ManualClock clock;
+  Scheduler s(clock);
+  int copies = 0;
+  bool ran = false;
+  s.post_after(1s, [&ran, c = CopyCounter(&copies)] { ran = c.copies != nullptr; });
+  s.post([] {});  // a second entry, so the heap reorders
+  clock.advance(1s);
+  EXPECT_EQ(s.run_due(), 2u);
+  EXPECT_TRUE(ran);
+  EXPECT_EQ(copies, 0);
+}
+
 TEST(Scheduler, ThreadRunsTimersOnAScaledClock) {
   ScaledClock clock(1000.0);  // 10 virtual seconds take 10 ms
   Scheduler s(clock);

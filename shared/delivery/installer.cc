@@ -135,9 +135,10 @@ void Installer::clean_leftovers() {
   std::lock_guard lock(state_mutex_);
   State state = state_;
   bool changed = false;
-  // Entries whose file vanished are forgotten (and so are applications using them).
+  // Entries whose file vanished are forgotten (and so are applications using them). A
+  // metadata-only store never had the files.
   std::erase_if(state.installed, [&](const Entry& e) {
-    if (fs::exists(model_path(e.model_id, e.version))) return false;
+    if (options_.metadata_only || fs::exists(model_path(e.model_id, e.version))) return false;
     log::error("delivery", "installed model file is missing; forgetting it",
                {{"model", e.model_id}, {"version", e.version}});
     std::erase_if(state.active, [&](const auto& a) {

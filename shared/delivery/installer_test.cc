@@ -212,6 +212,49 @@ TEST_F(InstallerTest, StateSurvivesARestart) {
   EXPECT_EQ(installer.installed().size(), 1u);
 }
 
+// A simulated vehicle's store (SimPlatform): state.json only, no artifact files.
+TEST_F(InstallerTest, MetadataOnlyStoreRecordsInstallsWithoutFiles) {
+  std::vector<bool> smoke_saw_a_file;
+  const auto metadata_only = [&] {
+    return Installer(root(),
+                     [&](const fs::path& f, const v1::ManifestBody&) {
+                       smoke_saw_a_file.push_back(fs::exists(f));
+                       return SmokeResult{!smoke_.fail, smoke_.fail ? "out of memory" : ""};
+                     },
+                     {.keep_inactive = 1, .metadata_only = true});
+  };
+  {
+    Installer installer = metadata_only();
+    for (std::uint64_t v = 1; v <= 3; ++v) {
+      const v1::ManifestBody m = artifact("resnet18", v).second;
+      // The Download verified the bytes; no file is handed over.
+      ASSERT_TRUE(installer.install({}, m, "cam").ok());
+    }
+    smoke_.fail = true;
+    EXPECT_EQ(installer.install({}, artifact("resnet18", 4).second, "cam").reason,
+              reason::kSmokeFailed);
+    EXPECT_EQ(installer.active("cam")->version, 3u);  // the failed one never became active
+    installer.set_assignment_seq(9);
+  }
+  EXPECT_EQ(smoke_saw_a_file, (std::vector<bool>{false, false, false, false}));
+  EXPECT_FALSE(fs::exists(root() / "models" / "resnet18"));
+  // The state survives a restart: active v3, v2 kept (keep_inactive 1), v1 pruned.
+  Installer installer = metadata_only();
+  EXPECT_EQ(installer.active("cam")->version, 3u);
+  EXPECT_EQ(installer.highest_version("resnet18"), 3u);
+  EXPECT_EQ(installer.assignment_seq(), 9u);
+  const auto installed = installer.installed();
+  ASSERT_EQ(installed.size(), 2u);
+  EXPECT_EQ(installed[0].version(), 3u);
+  EXPECT_EQ(installed[0].sha256(), artifact("resnet18", 3).second.sha256());
+  EXPECT_EQ(installed[1].version(), 2u);
+  EXPECT_TRUE(installed[1].application_id().empty());
+  // Switching back to a kept version needs no download either.
+  smoke_.fail = false;
+  ASSERT_TRUE(installer.install({}, artifact("resnet18", 2).second, "cam").ok());
+  EXPECT_EQ(installer.active("cam")->version, 2u);
+}
+
 TEST_F(InstallerTest, LeftoversOfAnInterruptedInstallAreCleanedOnStart) {
   {
     Installer installer = make();

@@ -45,7 +45,6 @@ class History {
   double duration_s() const { return starts_.back(); }
   double total_bytes() const { return prefix_.back(); }
   std::size_t size() const { return rates_.size(); }
-  double start_of(std::size_t i) const { return starts_[i]; }
 
   // Bytes delivered from the history's start to `x` in [0, 2 x duration), the history looped.
   double cumulative(double x) const {
@@ -54,6 +53,37 @@ class History {
     const auto it = std::upper_bound(starts_.begin(), starts_.end(), x);
     const auto i = std::min(static_cast<std::size_t>(it - starts_.begin()) - 1, size() - 1);
     return prefix_[i] + rates_[i] * (x - starts_[i]);
+  }
+
+  // The bytes of the window of `w` seconds starting at each sample, in order:
+  // cumulative(start + w) - cumulative(start), with the same arithmetic, but found by one
+  // forward sweep (window ends only move forward, once per pass of the looped history)
+  // instead of a binary search per window. The coordinator runs this for every model at
+  // every re-plan of every vehicle, dozens of times per prediction.
+  void window_bytes(double w, std::vector<double>& out) const {
+    out.clear();
+    const double h = duration_s();
+    std::size_t j = 0;  // the sample holding the window's end, in the current pass
+    bool wrapped = false;
+    for (std::size_t i = 0; i < size(); ++i) {
+      const double x = starts_[i] + w;
+      double base = 0, y = x;
+      if (x >= h) {
+        if (!wrapped) {
+          wrapped = true;
+          j = 0;
+        }
+        base = total_bytes();
+        y = std::min(x - h, h);
+        if (y >= h) {  // a window of the whole history or more: no sweep to gain
+          out.push_back(cumulative(x) - prefix_[i]);
+          continue;
+        }
+      }
+      while (j + 1 < starts_.size() && starts_[j + 1] <= y) ++j;
+      const std::size_t k = std::min(j, size() - 1);
+      out.push_back(base + (prefix_[k] + rates_[k] * (y - starts_[k])) - prefix_[i]);
+    }
   }
 
  private:
@@ -77,11 +107,7 @@ DownloadPrediction from_rate(double bytes, double kbps, Basis basis, double hist
 // starting at each sample.
 double window_bytes_quantile(const History& h, double window_s, double quantile,
                              std::vector<double>& scratch) {
-  scratch.clear();
-  for (std::size_t i = 0; i < h.size(); ++i) {
-    const double s = h.start_of(i);
-    scratch.push_back(h.cumulative(s + window_s) - h.cumulative(s));
-  }
+  h.window_bytes(window_s, scratch);
   const auto k = static_cast<std::size_t>(
       std::floor(std::clamp(quantile, 0.0, 1.0) * static_cast<double>(scratch.size() - 1)));
   std::nth_element(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(k),

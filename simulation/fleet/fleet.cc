@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -182,9 +183,22 @@ std::vector<std::string> apportion(const std::vector<MixEntry>& mix, std::size_t
   return out;
 }
 
-Clock::TimePoint simulated_now(std::chrono::system_clock::time_point real_now,
-                               std::chrono::system_clock::time_point origin, double speed) {
-  return origin + std::chrono::duration_cast<Clock::Duration>((real_now - origin) * speed);
+std::vector<VehiclePlan> plan_fleet(const std::vector<MixEntry>& mix, std::size_t n,
+                                    std::uint64_t seed,
+                                    const std::map<std::string, SimulatedDevice>& devices,
+                                    const std::vector<Scenario>& scenarios) {
+  Rng rng(seed);
+  std::vector<VehiclePlan> plans;
+  const std::vector<std::string> profiles = apportion(mix, n);
+  for (std::size_t i = 0; i < profiles.size(); ++i) {
+    const auto choices = scenarios_for(devices.at(profiles[i]).profile(), scenarios);
+    const Scenario& scenario =
+        *choices[std::uniform_int_distribution<std::size_t>(0, choices.size() - 1)(rng)];
+    TraceLink link = TraceLink::at_random_point(scenario, rng);
+    plans.push_back(VehiclePlan{"sim-" + std::to_string(i + 1) + "-" + profiles[i], profiles[i],
+                                scenario.name, std::move(link), rng()});
+  }
+  return plans;
 }
 
 bool VehicleOutcome::settled(const std::vector<v1::Application>& applications) const {
@@ -212,33 +226,27 @@ FleetResult run_fleet(const FleetOptions& options,
   const auto real_start = std::chrono::steady_clock::now();
   const auto origin =
       std::chrono::system_clock::time_point(std::chrono::milliseconds(options.time_origin_ms));
-  const ScaledClock clock(options.speed,
-                          simulated_now(std::chrono::system_clock::now(), origin, options.speed));
+  const ScaledClock clock = simulated_clock(options.speed, origin);
   Scheduler scheduler(clock);
-  Rng rng(options.seed);
   const crypto::TrustedKeys keys = crypto::load_trusted_keys(options.trust_dir);
 
   FleetResult result;
   result.time_origin_ms = options.time_origin_ms;
   std::vector<Vehicle> fleet;
-  const std::vector<std::string> profiles = apportion(options.mix, options.vehicles);
   const Clock::TimePoint link_zero = clock.now();
-  for (std::size_t i = 0; i < profiles.size(); ++i) {
-    const SimulatedDevice& device = devices.at(profiles[i]);
-    const auto choices = scenarios_for(device.profile(), scenarios);
-    const Scenario& scenario =
-        *choices[std::uniform_int_distribution<std::size_t>(0, choices.size() - 1)(rng)];
+  for (VehiclePlan& plan :
+       plan_fleet(options.mix, options.vehicles, options.seed, devices, scenarios)) {
+    const SimulatedDevice& device = devices.at(plan.profile);
     VehicleOutcome outcome;
-    outcome.id = "sim-" + std::to_string(i + 1) + "-" + profiles[i];
-    outcome.profile = profiles[i];
-    outcome.scenario = scenario.name;
-    TraceLink link = TraceLink::at_random_point(scenario, rng);
-    outcome.trace = fs::path(link.trace().name()).filename().string();
-    outcome.link_offset_s = link.offset_s();
+    outcome.id = plan.id;
+    outcome.profile = plan.profile;
+    outcome.scenario = plan.scenario;
+    outcome.trace = fs::path(plan.link.trace().name()).filename().string();
+    outcome.link_offset_s = plan.link.offset_s();
     result.vehicles.push_back(std::move(outcome));
 
     vehicle::AgentConfig config;
-    config.vehicle_id = result.vehicles.back().id;
+    config.vehicle_id = plan.id;
     config.data_dir = options.data_dir / config.vehicle_id;
     config.applications = options.applications;
     config.network_type = device.profile().network_type;
@@ -250,8 +258,8 @@ FleetResult run_fleet(const FleetOptions& options,
     mqtt.clean_start = true;
     mqtt.session_expiry = std::chrono::seconds(0);
     Vehicle v;
-    v.platform =
-        std::make_unique<SimPlatform>(device, std::move(link), models, clock, link_zero, rng());
+    v.platform = std::make_unique<SimPlatform>(device, std::move(plan.link), models, clock,
+                                               link_zero, plan.platform_seed);
     v.agent = std::make_unique<vehicle::Agent>(std::move(config), *v.platform, keys,
                                                std::move(mqtt), options.topics, scheduler);
     fleet.push_back(std::move(v));
@@ -262,6 +270,10 @@ FleetResult run_fleet(const FleetOptions& options,
   for (Vehicle& v : fleet) agents.push_back(v.agent.get());
   vehicle::Agent::start_all(agents);
   scheduler.start();
+  // Runs after every task the start queued (FIFO among due tasks): the start-up backlog.
+  std::promise<Scheduler::LagStats> start_lag;
+  scheduler.post([&] { start_lag.set_value(scheduler.take_lag()); });
+  result.start_lag = start_lag.get_future().get();
   result.start_real_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - real_start).count();
   log::info(kLog, "fleet started",
@@ -294,12 +306,15 @@ FleetResult run_fleet(const FleetOptions& options,
   result.lag = scheduler.lag();
   for (Vehicle& v : fleet) v.agent->stop(std::chrono::milliseconds(500));
   result.peak_rss_mb = peak_rss_mb();
-  fleet.clear();
   observer->read([&](const auto&, const auto& manifests) {
     result.manifests = manifests;
     return 0;
   });
   observer.reset();  // no more writes into result.vehicles
+  for (std::size_t i = 0; i < fleet.size(); ++i) {
+    result.vehicles[i].downloads = fleet[i].platform->downloads();
+  }
+  fleet.clear();
   result.settled =
       std::all_of(result.vehicles.begin(), result.vehicles.end(),
                   [&](const VehicleOutcome& v) { return v.settled(options.applications); });

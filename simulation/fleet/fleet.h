@@ -16,6 +16,7 @@
 #include "simulation/device/device_profile.h"
 #include "simulation/fleet/sim_platform.h"
 #include "simulation/trace/trace.h"
+#include "simulation/trace/trace_link.h"
 
 namespace fleetml::sim {
 
@@ -33,10 +34,24 @@ std::vector<MixEntry> parse_mix(std::string_view spec);
 // entry), so the mix is met as exactly as integers allow, in the order of `mix`.
 std::vector<std::string> apportion(const std::vector<MixEntry>& mix, std::size_t n);
 
-// Simulated time as fleet-coordinator computes it (coordinator/main.cc make_clock):
-// origin + (real - origin) x speed, so both processes agree when given the same origin.
-Clock::TimePoint simulated_now(std::chrono::system_clock::time_point real_now,
-                               std::chrono::system_clock::time_point origin, double speed);
+// One vehicle of a fleet, everything random about it drawn before anything connects.
+struct VehiclePlan {
+  std::string id;  // "sim-<i>-<profile>", i from 1
+  std::string profile;
+  std::string scenario;
+  TraceLink link;                   // its trace and the offset where its link time 0 falls
+  std::uint64_t platform_seed = 0;  // SimPlatform's stream: calibration and latency jitter
+};
+
+// The `n` vehicles of `mix` (apportioned in mix order), drawn from one Rng seeded with `seed`:
+// per vehicle, a scenario of its profile's network type ("4G" -> "4g-*"; every scenario when
+// none matches), a random point of it (TraceLink::at_random_point) and a platform seed. Pure:
+// the same arguments give the same fleet. `devices` must hold every profile of `mix` and
+// `scenarios` must not be empty.
+std::vector<VehiclePlan> plan_fleet(const std::vector<MixEntry>& mix, std::size_t n,
+                                    std::uint64_t seed,
+                                    const std::map<std::string, SimulatedDevice>& devices,
+                                    const std::vector<Scenario>& scenarios);
 
 struct FleetOptions {
   std::size_t vehicles = 0;
@@ -63,9 +78,10 @@ struct VehicleOutcome {
   std::string scenario;
   std::string trace;
   double link_offset_s = 0;
-  std::optional<v1::AssignmentBody> assignment;  // the latest (signature not checked here)
-  std::map<std::string, v1::Report> installed;   // by application: the latest INSTALLED
-  std::map<std::string, v1::Report> failed;      // by application: the latest failure
+  std::optional<v1::AssignmentBody> assignment;      // the latest (signature not checked here)
+  std::map<std::string, v1::Report> installed;       // by application: the latest INSTALLED
+  std::map<std::string, v1::Report> failed;          // by application: the latest failure
+  std::vector<SimPlatform::LinkDownload> downloads;  // as its link saw them
   bool settled(const std::vector<v1::Application>& applications) const;
 };
 
@@ -76,9 +92,12 @@ struct FleetResult {
   double simulated_s = 0;  // simulated time the fleet ran
   double real_s = 0;
   bool settled = false;
-  Scheduler::LagStats lag;  // how late the shared scheduler ran vehicle work (simulated ms)
+  // How late the shared scheduler ran vehicle work (simulated ms): while the fleet started
+  // (connecting every session: the first handlers wait for the last connection) and after.
+  Scheduler::LagStats start_lag;
+  Scheduler::LagStats lag;
   double peak_rss_mb = 0;   // of this process, at the end
-  double start_real_s = 0;  // real time to construct and connect every vehicle
+  double start_real_s = 0;  // real time to construct, connect and start every vehicle
 };
 
 // Runs the fleet: N agents (vehicle_client/agent) in this process on one shared Scheduler

@@ -103,8 +103,14 @@ std::vector<AppVerdict> judge(const FleetResult& result,
       if (const auto r = v.installed.find(app.id());
           r != v.installed.end() && r->second.model_id() == d.model) {
         d.installed = true;
-        if (r->second.download().bytes() > 0)
+        if (r->second.download().bytes() > 0) {
           d.actual_download_s = r->second.download().duration_s();
+          for (const SimPlatform::LinkDownload& l : v.downloads) {
+            if (l.model_id == d.model && l.version == r->second.model_version() && l.end_s >= 0) {
+              d.replay_download_s = l.replay_s;
+            }
+          }
+        }
       }
       if (const auto f = v.failed.find(app.id()); f != v.failed.end() && !d.installed) {
         d.failure = f->second.reason();
@@ -139,6 +145,8 @@ nlohmann::json report_json(const FleetResult& result, const std::vector<AppVerdi
                           {"accuracy_gap", d.oracle_accuracy - d.accuracy}};
       a["actual_download_s"] =
           d.actual_download_s >= 0 ? nlohmann::json(d.actual_download_s) : nlohmann::json();
+      a["replay_download_s"] =
+          d.replay_download_s >= 0 ? nlohmann::json(d.replay_download_s) : nlohmann::json();
       apps.push_back(std::move(a));
     }
     vehicles.push_back({{"id", v.id},
@@ -155,6 +163,8 @@ nlohmann::json report_json(const FleetResult& result, const std::vector<AppVerdi
           {"start_real_s", result.start_real_s},
           {"settled", result.settled},
           {"scheduler_lag_ms", {{"max", result.lag.max_ms}, {"mean", result.lag.mean_ms}}},
+          {"start_scheduler_lag_ms",
+           {{"max", result.start_lag.max_ms}, {"mean", result.start_lag.mean_ms}}},
           {"peak_rss_mb", result.peak_rss_mb},
           {"vehicles", std::move(vehicles)}};
 }
@@ -164,14 +174,14 @@ std::string summary_table(const std::vector<AppVerdict>& verdicts) {
   for (const AppVerdict& d : verdicts) by_profile[d.profile].push_back(&d);
   std::ostringstream out;
   char line[256];
-  std::snprintf(line, sizeof line, "%-16s %8s %8s %10s %9s %9s %11s %11s %9s\n", "profile",
+  std::snprintf(line, sizeof line, "%-16s %8s %8s %10s %9s %9s %9s %11s %11s %9s\n", "profile",
                 "vehicles", "assigned", "infeasible", "installed", "met_true", "pred_dl_s",
-                "actual_dl_s", "acc_gap");
+                "replay_dl_s", "actual_dl_s", "acc_gap");
   out << line;
   for (const auto& [profile, ds] : by_profile) {
     std::set<std::string> vehicles;
     std::size_t assigned = 0, infeasible = 0, installed = 0, met = 0;
-    std::vector<double> predicted, actual;
+    std::vector<double> predicted, replay, actual;
     double gap = 0;
     for (const AppVerdict* d : ds) {
       vehicles.insert(d->vehicle);
@@ -184,22 +194,63 @@ std::string summary_table(const std::vector<AppVerdict>& verdicts) {
       installed += d->installed ? 1 : 0;
       if (d->actual_download_s >= 0) {
         predicted.push_back(d->predicted_download_s);
+        if (d->replay_download_s >= 0) replay.push_back(d->replay_download_s);
         actual.push_back(d->actual_download_s);
       }
       gap += d->oracle_accuracy - d->accuracy;
     }
     const double met_rate =
         assigned ? static_cast<double>(met) / static_cast<double>(assigned) : std::nan("");
-    std::snprintf(line, sizeof line, "%-16s %8zu %8zu %10zu %9zu %9s %11s %11s %9s\n",
+    std::snprintf(line, sizeof line, "%-16s %8zu %8zu %10zu %9zu %9s %9s %11s %11s %9s\n",
                   profile.c_str(), vehicles.size(), assigned, infeasible, installed,
                   fixed(met_rate, 2).c_str(), fixed(median_or_nan(predicted), 1).c_str(),
-                  fixed(median_or_nan(actual), 1).c_str(),
+                  fixed(median_or_nan(replay), 1).c_str(), fixed(median_or_nan(actual), 1).c_str(),
                   fixed(gap / static_cast<double>(ds.size()), 3).c_str());
     out << line;
   }
   out << "met_true: share of assigned applications whose true p95 meets the deadline; "
-         "*_dl_s: medians over completed downloads; acc_gap: mean oracle accuracy - assigned "
-         "accuracy\n";
+         "*_dl_s: medians over completed downloads (pred: the coordinator's prediction, replay: "
+         "the trace link alone, actual: measured by the vehicle); acc_gap: mean oracle accuracy "
+         "- assigned accuracy\n";
+  return out.str();
+}
+
+bool KeepUp::ok() const {
+  return lag_mean_ms < kLagMeanLimitMs && lag_max_ms < kLagMaxLimitMs && assigned == vehicles &&
+         ended == downloads;
+}
+
+KeepUp keep_up(const FleetResult& result, const std::vector<AppVerdict>& verdicts) {
+  KeepUp k;
+  k.lag_mean_ms = result.lag.mean_ms;
+  k.lag_max_ms = result.lag.max_ms;
+  k.vehicles = result.vehicles.size();
+  for (const VehicleOutcome& v : result.vehicles) k.assigned += v.assignment ? 1 : 0;
+  std::vector<double> slowdowns;
+  for (const AppVerdict& d : verdicts) {
+    if (d.model.empty()) continue;
+    ++k.downloads;
+    k.ended += d.installed || !d.failure.empty() ? 1 : 0;
+    if (d.actual_download_s >= 0 && d.replay_download_s > 0) {
+      slowdowns.push_back(d.actual_download_s / d.replay_download_s);
+    }
+  }
+  k.median_slowdown = median_or_nan(slowdowns);
+  k.p90_slowdown = slowdowns.empty() ? std::nan("") : percentile(slowdowns, 0.9);
+  return k;
+}
+
+std::string describe(const KeepUp& k) {
+  const auto bound = [](double v, double limit) {
+    return fixed(v, 0) + " ms " + (v < limit ? "< " : ">= ") + fixed(limit, 0);
+  };
+  std::ostringstream out;
+  out << "keeps up: " << (k.ok() ? "yes" : "no") << " (lag mean "
+      << bound(k.lag_mean_ms, KeepUp::kLagMeanLimitMs) << ", max "
+      << bound(k.lag_max_ms, KeepUp::kLagMaxLimitMs) << ", assigned " << k.assigned << "/"
+      << k.vehicles << ", downloads ended " << k.ended << "/" << k.downloads
+      << ", download slowdown median " << fixed(k.median_slowdown, 1) << " p90 "
+      << fixed(k.p90_slowdown, 1) << ")";
   return out.str();
 }
 

@@ -29,7 +29,10 @@ struct AppVerdict {
   std::string failure;  // reason of the latest REJECTED/INSTALL_FAILED, if any
   double predicted_download_s = 0;
   double actual_download_s = -1;  // -1: no download (none assigned, or it did not finish)
-  std::string oracle_model;       // the most accurate model that truly fits; "" if none
+  // What the vehicle's trace link alone takes for that download from its start
+  // (SimPlatform::LinkDownload::replay_s); -1 with actual_download_s.
+  double replay_download_s = -1;
+  std::string oracle_model;  // the most accurate model that truly fits; "" if none
   double oracle_accuracy = 0;
 };
 
@@ -50,6 +53,31 @@ nlohmann::json report_json(const FleetResult& result, const std::vector<AppVerdi
 // rate of the assigned ones, median predicted and actual download time, mean accuracy gap to
 // the oracle.
 std::string summary_table(const std::vector<AppVerdict>& verdicts);
+
+// Whether a run kept up with simulated time: after the start, the shared scheduler ran vehicle
+// work far below a tick late (the agent ticks every simulated second: lag mean below 50 ms,
+// max below the tick; the max alone is one late wake-up of the thread on a busy machine),
+// every vehicle received an assignment, and every download of an assigned model ended
+// (installed or failed) within the run. The download slowdown (actual / replay time) says how much
+// the real broker, coordinator and fetch round trips stretched downloads beyond the trace link's
+// own time.
+struct KeepUp {
+  static constexpr double kLagMeanLimitMs = 50;
+  static constexpr double kLagMaxLimitMs = 1000;
+  double lag_mean_ms = 0;
+  double lag_max_ms = 0;
+  std::size_t vehicles = 0;
+  std::size_t assigned = 0;    // vehicles with an assignment
+  std::size_t downloads = 0;   // (vehicle, application) pairs assigned a model
+  std::size_t ended = 0;       // of those, installed or failed
+  double median_slowdown = 0;  // actual / replay over completed downloads; NaN without any
+  double p90_slowdown = 0;
+  bool ok() const;
+};
+KeepUp keep_up(const FleetResult& result, const std::vector<AppVerdict>& verdicts);
+// One line: "keeps up: yes|no (lag mean 2 ms < 50, max 120 ms < 1000, assigned 20/20,
+// downloads ended 20/20, download slowdown median 1.8 p90 2.3)".
+std::string describe(const KeepUp& k);
 
 // Writes the plot data (*.dat) and a gnuplot script into `dir`, and runs gnuplot when it is
 // on PATH: download-time error CDF per scenario, assignment mix per profile, deadline slack

@@ -11,23 +11,37 @@ namespace {
 
 constexpr int kRepeats = 20;
 
-// The agent's sink for a simulated vehicle: hashes the verified stream, stores nothing. There
-// is no file, so artifact_path() is empty (the Installer is metadata-only).
-class HashOnlyArtifactSink final : public vehicle::ArtifactSink {
+}  // namespace
+
+// The agent's sink for a simulated vehicle: hashes the verified stream, stores nothing, and
+// records the download on the platform. There is no file, so artifact_path() is empty (the
+// Installer is metadata-only).
+class SimPlatform::Sink final : public vehicle::ArtifactSink {
  public:
-  std::uint64_t open(const v1::ManifestBody& manifest) override { return sink_.open(manifest); }
+  explicit Sink(SimPlatform& platform) : platform_(platform) {}
+
+  std::uint64_t open(const v1::ManifestBody& manifest) override {
+    const double start = platform_.link_time_s(platform_.clock_.now());
+    index_ = platform_.downloads_.size();
+    platform_.downloads_.push_back(
+        {manifest.model_id(), manifest.version(), manifest.size_bytes(), start, -1,
+         platform_.link_.finish_time_s(start, static_cast<double>(manifest.size_bytes())) - start});
+    return sink_.open(manifest);
+  }
   void append(std::string_view data) override { sink_.append(data); }
   void commit() override {}
   crypto::FileDigest digest() override { return sink_.digest(); }
-  void complete() override {}
+  void complete() override {
+    platform_.downloads_.at(index_).end_s = platform_.link_time_s(platform_.clock_.now());
+  }
   std::filesystem::path artifact_path() const override { return {}; }
   void discard() override {}  // nothing kept: the next open() starts from zero anyway
 
  private:
+  SimPlatform& platform_;
+  std::size_t index_ = 0;
   delivery::HashOnlySink sink_;
 };
-
-}  // namespace
 
 SimPlatform::SimPlatform(const SimulatedDevice& device, TraceLink link,
                          const ModelStructures& models, const Clock& clock,
@@ -87,7 +101,7 @@ v1::Measurement SimPlatform::benchmark(const std::filesystem::path&,
 }
 
 std::unique_ptr<vehicle::ArtifactSink> SimPlatform::open_sink(const std::filesystem::path&) {
-  return std::make_unique<HashOnlyArtifactSink>();
+  return std::make_unique<Sink>(*this);
 }
 
 Clock::TimePoint SimPlatform::chunk_arrival(Clock::TimePoint received, std::size_t bytes) {

@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "shared/common/clock.h"
 #include "shared/model/model_profile.h"
@@ -24,7 +25,8 @@ using ModelStructures = std::map<std::string, model::ModelProfile, std::less<>>;
 // - smoke test: passes unless the truth says the model does not fit the device's RAM at
 //   batch 1 (or its structure is unknown);
 // - benchmark: 20 forward() latencies drawn from the truth model, p50/p95;
-// - downloads: hashed and dropped (no disk), installs keep metadata only;
+// - downloads: hashed and dropped (no disk), installs keep metadata only; each is recorded
+//   with what the trace link alone would have taken (downloads());
 // - pacing: chunks are serialized on the trace link; a chunk handed over by the broker at
 //   link time t is consumed at finish_time_s(max(t, end of the previous chunk), bytes);
 // - link samples: the trace's whole seconds, the first call including `history_s` seconds
@@ -49,11 +51,29 @@ class SimPlatform final : public vehicle::Platform {
   std::optional<std::vector<v1::LinkSample>> link_samples(Clock::TimePoint from,
                                                           Clock::TimePoint to) override;
 
+  // One download as this vehicle's link saw it, in link seconds: from when the agent opened
+  // its sink (the Download's start) to its last verified byte, and the time the trace link
+  // alone takes for its bytes from that start (TraceLink::finish_time_s): the download time
+  // the simulation would show if the broker, the coordinator and the fetch round trips cost
+  // no simulated time.
+  struct LinkDownload {
+    std::string model_id;
+    std::uint64_t version = 0;
+    std::uint64_t bytes = 0;
+    double start_s = 0;
+    double end_s = -1;  // -1 until complete
+    double replay_s = 0;
+  };
+  // Every download opened so far, in order.
+  const std::vector<LinkDownload>& downloads() const { return downloads_; }
+
   const TraceLink& link() const { return link_; }
   double link_time_s(Clock::TimePoint t) const;
   Clock::TimePoint clock_time(double link_s) const;
 
  private:
+  class Sink;
+
   // Throws fleetml::Error for a model without a known structure.
   const model::ModelProfile& structure(const std::string& model_id) const;
 
@@ -65,6 +85,7 @@ class SimPlatform final : public vehicle::Platform {
   Rng rng_;
   double busy_until_s_;   // link time the last chunk in flight finishes
   double next_sample_s_;  // first whole link second not yet reported
+  std::vector<LinkDownload> downloads_;
 };
 
 }  // namespace fleetml::sim
