@@ -4,15 +4,17 @@
 //
 //   build/bin/fleetml-ingest-bench [--vehicles 500] [--updates 4]
 //
-// Prints raw msgs/s, coordinator msgs/s (until every update is stored and the planner is
-// idle) and the ratio.
+// Prints raw msgs/s, coordinator msgs/s (until every update is committed and every vehicle it
+// changed is re-planned, the coordinator reporting nothing pending) and the ratio.
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "bench/bench_fleet.h"
 #include "shared/common/cli.h"
+#include "shared/common/error.h"
 #include "shared/messages/topics.h"
 #include "simulation/device/device_profile.h"
 #include "simulation/device/simulated_device.h"
@@ -79,39 +81,59 @@ SteadyClock::duration raw_rate(const std::string& uri,
   return SteadyClock::now() - start;
 }
 
+// From the first publish until every message is stored (its transaction committed) and every
+// vehicle it changed has been re-planned with it (a changed assignment signed, stored and
+// published): the coordinator reports nothing pending. Then checks that each vehicle's stored
+// capability is its last one (`final_seq`), so nothing was lost or left behind.
 SteadyClock::duration coordinator_rate(
     const std::string& uri, coordinator::Coordinator& coordinator,
-    const std::vector<std::pair<std::string, std::string>>& messages) {
+    const std::vector<std::pair<std::string, std::string>>& messages, int vehicles,
+    std::uint64_t final_seq) {
   auto sender = bench_client(uri, "fleet-sender");
   sender->connect();
   const auto before = coordinator.stats();
   const auto start = SteadyClock::now();
   for (const auto& [topic, payload] : messages) sender->publish(topic, payload, 1);
-  auto handled = [&] {
+  std::optional<SteadyClock::time_point> stored;
+  for (;;) {
     const auto s = coordinator.stats();
-    return s.ingested + s.stale + s.rejected - before.ingested - before.stale - before.rejected;
-  };
-  while (handled() < messages.size()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  // Then until the planner went through what the last updates marked dirty: no new plans for
-  // a quiet period, which is not counted.
-  constexpr auto kQuiet = std::chrono::milliseconds(300);
-  auto last_plans = coordinator.stats().plans;
-  auto last_change = SteadyClock::now();
-  while (SteadyClock::now() - last_change < kQuiet) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    const auto plans = coordinator.stats().plans;
-    if (plans != last_plans) {
-      last_plans = plans;
-      last_change = SteadyClock::now();
+    const auto handled =
+        s.ingested + s.stale + s.rejected - before.ingested - before.stale - before.rejected;
+    if (handled >= messages.size() && s.pending_inbound == 0) {
+      if (!stored) stored = SteadyClock::now();
+      if (s.pending_plans == 0) break;
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+  const auto end = SteadyClock::now();
   const auto s = coordinator.stats();
-  std::fprintf(stderr, "ingest-bench: ingested %llu, rejected %llu, plans %llu, published %llu\n",
+  auto ms = [&](SteadyClock::time_point t) {
+    return std::chrono::duration<double, std::milli>(t - start).count();
+  };
+  std::fprintf(stderr,
+               "ingest-bench: ingested %llu, rejected %llu, plans %llu, published %llu; all "
+               "stored at %.0f ms, all planned at %.0f ms\n",
                static_cast<unsigned long long>(s.ingested - before.ingested),
                static_cast<unsigned long long>(s.rejected - before.rejected),
                static_cast<unsigned long long>(s.plans - before.plans),
-               static_cast<unsigned long long>(s.published - before.published));
-  return last_change - start;
+               static_cast<unsigned long long>(s.published - before.published), ms(*stored),
+               ms(end));
+  const auto stored_vehicles = coordinator.database().vehicles();
+  if (stored_vehicles.size() != static_cast<std::size_t>(vehicles)) {
+    throw Error("ingest-bench: " + std::to_string(stored_vehicles.size()) +
+                " vehicles stored, expected " + std::to_string(vehicles));
+  }
+  for (const auto& v : stored_vehicles) {
+    if (v.capability_seq != final_seq) {
+      throw Error("ingest-bench: vehicle " + v.vehicle_id + " has capability seq " +
+                  std::to_string(v.capability_seq) + " stored, expected " +
+                  std::to_string(final_seq));
+    }
+  }
+  if (s.plans - before.plans < static_cast<std::uint64_t>(vehicles)) {
+    throw Error("ingest-bench: fewer plans than vehicles");
+  }
+  return end - start;
 }
 
 int run(const cli::Args& args) {
@@ -132,11 +154,12 @@ int run(const cli::Args& args) {
   const std::vector<std::pair<std::string, std::string>> measured(
       messages.begin() + static_cast<std::ptrdiff_t>(warmup.size()), messages.end());
   std::fprintf(stderr, "ingest-bench: first capabilities of %d vehicles (not timed)\n", vehicles);
-  coordinator_rate(broker.uri(), coordinator.get(), warmup);
+  coordinator_rate(broker.uri(), coordinator.get(), warmup, vehicles, 1);
   std::fprintf(stderr, "ingest-bench: raw broker, %zu messages\n", measured.size());
   const auto raw = raw_rate(broker.uri(), measured);
   std::fprintf(stderr, "ingest-bench: coordinator, %zu capability updates\n", measured.size());
-  const auto ingest = coordinator_rate(broker.uri(), coordinator.get(), measured);
+  const auto ingest = coordinator_rate(broker.uri(), coordinator.get(), measured, vehicles,
+                                       static_cast<std::uint64_t>(rounds) + 1);
 
   const double n = static_cast<double>(measured.size());
   const double raw_per_s = n / std::chrono::duration<double>(raw).count();

@@ -55,8 +55,9 @@ bool same_choices(const v1::AssignmentBody& a, const v1::AssignmentBody& b) {
 nlohmann::json choices(const v1::AssignmentBody& body) {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& app : body.applications()) {
-    out[app.application_id()] =
-        app.model_id().empty() ? "none" : app.model_id() + " v" + std::to_string(app.model_version());
+    out[app.application_id()] = app.model_id().empty()
+                                    ? "none"
+                                    : app.model_id() + " v" + std::to_string(app.model_version());
   }
   return out;
 }
@@ -185,7 +186,8 @@ void Coordinator::start() {
   threads_.emplace_back([this] { catalog_loop(); });
   mark_all_dirty();
   log::info(kLog, "coordinator started",
-            {{"broker", options_.mqtt.broker_uri}, {"prefix", topics_.prefix()},
+            {{"broker", options_.mqtt.broker_uri},
+             {"prefix", topics_.prefix()},
              {"estimator", latency_.name()}});
 }
 
@@ -204,7 +206,21 @@ void Coordinator::stop() {
 }
 
 Coordinator::Stats Coordinator::stats() const {
-  return {ingested_, rejected_, stale_, plans_, published_, chunks_->stats()};
+  Stats s;
+  s.ingested = ingested_;
+  s.rejected = rejected_;
+  s.stale = stale_;
+  s.plans = plans_;
+  s.published = published_;
+  // unapplied_ first: a message leaves it only after the vehicles it marked dirty are in
+  // dirty_, so both pending counts 0 means that nothing received so far awaits planning.
+  s.pending_inbound = unapplied_;
+  {
+    std::lock_guard lock(dirty_mutex_);
+    s.pending_plans = dirty_.size() + planning_;
+  }
+  s.chunks = chunks_->stats();
+  return s;
 }
 
 // --- Paho's callback thread: only routing ----------------------------------------------------
@@ -232,6 +248,7 @@ void Coordinator::on_message(const transport::Message& message) {
   {
     std::lock_guard lock(inbound_mutex_);
     inbound_.push_back(std::move(inbound));
+    ++unapplied_;
   }
   inbound_wake_.notify_one();
 }
@@ -247,6 +264,7 @@ void Coordinator::on_fetch(const std::string& vehicle_id, const transport::Messa
   if (problem) {
     std::lock_guard lock(inbound_mutex_);
     inbound_.push_back({TopicKind::kFetch, vehicle_id, message.topic, *problem, true});
+    ++unapplied_;
     inbound_wake_.notify_one();
     return;
   }
@@ -295,20 +313,23 @@ void Coordinator::ingest_loop() {
       // The database could not commit (full disk, I/O error). The messages were already
       // acknowledged to the broker; retained ones (capabilities, statuses) come back on the
       // next connection, and vehicles resend what matters (see docs/protocol.md).
-      log::error(kLog, "cannot store inbound messages", {{"count", batch.size()}, {"error", e.what()}});
+      log::error(kLog, "cannot store inbound messages",
+                 {{"count", batch.size()}, {"error", e.what()}});
       events_->emit("storage_error", "", {{"error", e.what()}, {"lost_messages", batch.size()}});
+      unapplied_ -= batch.size();
       continue;
     }
     for (auto& effect : effects.after_commit) effect();
+    unapplied_ -= batch.size();
   }
 }
 
 void Coordinator::reject(const Inbound& m, const std::string& reason, IngestBatch& effects) {
   ++rejected_;
-  effects.after_commit.push_back([this, vehicle = m.vehicle_id,
-                                  topic = delivery::printable(m.topic, 200), reason] {
-    events_->emit("rejected_input", vehicle, {{"topic", topic}, {"reason", reason}});
-  });
+  effects.after_commit.push_back(
+      [this, vehicle = m.vehicle_id, topic = delivery::printable(m.topic, 200), reason] {
+        events_->emit("rejected_input", vehicle, {{"topic", topic}, {"reason", reason}});
+      });
 }
 
 void Coordinator::ingest(const Inbound& m, IngestBatch& effects) {
@@ -336,9 +357,9 @@ void Coordinator::ingest(const Inbound& m, IngestBatch& effects) {
                                          installed.measurement(), nullptr);
         bool known = false;
         for (const auto& existing : db_->measurements_for(key, installed.model_id())) {
-          known = known || (existing.vehicle_id == vid &&
-                            existing.model_version == record.model_version &&
-                            existing.batch == record.batch && existing.p50_ms == record.p50_ms);
+          known = known ||
+                  (existing.vehicle_id == vid && existing.model_version == record.model_version &&
+                   existing.batch == record.batch && existing.p50_ms == record.p50_ms);
         }
         if (known) continue;
         db_->add_measurement(record);
@@ -428,13 +449,13 @@ void Coordinator::ingest(const Inbound& m, IngestBatch& effects) {
         auto it = vehicles_.find(vid);
         if (it != vehicles_.end()) cap = it->second.capability;
       }
-      const bool has_measurement = (report.kind() == v1::Report::INSTALLED ||
-                                    report.kind() == v1::Report::BENCHMARK) &&
-                                   report.measurement().p50_ms() > 0;
+      const bool has_measurement =
+          (report.kind() == v1::Report::INSTALLED || report.kind() == v1::Report::BENCHMARK) &&
+          report.measurement().p50_ms() > 0;
       if (has_measurement && cap) {
-        measured = measurement_record(vid, latency_.device_key(*cap), report.model_id(),
-                                      report.model_version(), report.measurement(),
-                                      &report.download());
+        measured =
+            measurement_record(vid, latency_.device_key(*cap), report.model_id(),
+                               report.model_version(), report.measurement(), &report.download());
         db_->add_measurement(*measured);
       }
       effects.after_commit.push_back([this, vid, report = std::move(report), measured, cap] {
@@ -523,6 +544,7 @@ void Coordinator::plan_loop() {
                            [&] { return stopping_ || republish_ || !dirty_.empty(); });
       std::swap(dirty, dirty_);
       std::swap(republish, republish_);
+      planning_ = dirty.size();
     }
     if (stopping_) break;
     if (republish) republish_retained();
@@ -540,6 +562,10 @@ void Coordinator::plan_loop() {
       }
     }
     if (dirty.empty()) continue;
+    {
+      std::lock_guard lock(dirty_mutex_);
+      planning_ = dirty.size();  // with the housekeeping refreshes
+    }
     const auto catalog = catalog_->entries();
     for (const auto& [vehicle_id, force] : dirty) {
       if (stopping_) break;
@@ -549,6 +575,8 @@ void Coordinator::plan_loop() {
         log::error(kLog, "planning failed", {{"vehicle", vehicle_id}, {"error", e.what()}});
         events_->emit("plan_failed", vehicle_id, {{"error", e.what()}});
       }
+      std::lock_guard lock(dirty_mutex_);
+      --planning_;
     }
   }
 }
@@ -680,8 +708,7 @@ void Coordinator::handle_catalog_request(const v1::CatalogRequest& request) {
         }
         uploads_->discard(part.upload_id());
         const auto& manifest = registered.version.manifest;
-        control_->publish(topics_.manifest(part.model_id()), manifest.SerializeAsString(), 1,
-                          true);
+        control_->publish(topics_.manifest(part.model_id()), manifest.SerializeAsString(), 1, true);
         nlohmann::json entry;
         for (const auto& e : catalog_json()) {
           if (e["id"] == part.model_id()) entry = e;

@@ -63,6 +63,11 @@ class Coordinator {
     std::uint64_t stale = 0;      // seq not newer than the last accepted
     std::uint64_t plans = 0;      // vehicles planned
     std::uint64_t published = 0;  // assignments published
+    // Work not done yet: inbound messages received but not yet stored and applied, and
+    // vehicles waiting to be (or being) re-planned. Both 0: everything received so far is
+    // committed and its effect on assignments is published.
+    std::uint64_t pending_inbound = 0;
+    std::uint64_t pending_plans = 0;
     ChunkServer::Stats chunks;
   };
 
@@ -149,9 +154,10 @@ class Coordinator {
 
   // Vehicles to re-plan (ingest/catalog threads -> planning thread); `force` publishes even
   // when the choices are unchanged (expiry refresh).
-  std::mutex dirty_mutex_;
+  mutable std::mutex dirty_mutex_;
   std::condition_variable dirty_wake_;
   std::map<std::string, bool> dirty_;
+  std::size_t planning_ = 0;  // vehicles taken from dirty_ whose planning has not ended
   bool republish_ = false;
 
   // Operator requests (Paho thread -> catalog thread).
@@ -164,6 +170,8 @@ class Coordinator {
   std::vector<std::thread> threads_;
 
   std::atomic<std::uint64_t> ingested_{0}, rejected_{0}, stale_{0}, plans_{0}, published_{0};
+  // Inbound messages queued for the ingest thread and not yet applied (after commit).
+  std::atomic<std::uint64_t> unapplied_{0};
 };
 
 }  // namespace fleetml::coordinator
