@@ -132,8 +132,10 @@ void Coordinator::load_state() {
       std::chrono::duration_cast<std::chrono::milliseconds>(options_.link_history).count();
   for (const auto& record : db_->vehicles()) {
     VehicleState& state = vehicles_[record.vehicle_id];
-    state.capability = record.capability;
-    if (state.capability) state.device_key = latency_.device_key(*state.capability);
+    if (record.capability) {
+      state.capability = std::make_shared<const v1::Capability>(std::move(*record.capability));
+      state.device_key = latency_.device_key(*state.capability);
+    }
     state.online = record.online;
     if (record.status) state.session = record.status->session();
     for (auto& s : db_->recent_link_samples(record.vehicle_id, 4 * history_ms / 1000)) {
@@ -144,7 +146,7 @@ void Coordinator::load_state() {
     v1::AssignmentBody body;
     if (!body.ParseFromString(record.assignment.body())) continue;
     VehicleState& state = vehicles_[record.vehicle_id];
-    state.current = std::move(body);
+    state.current = std::make_shared<const v1::AssignmentBody>(std::move(body));
     state.current_signed = record.assignment;
     state.current_json = record.json;
   }
@@ -365,16 +367,17 @@ void Coordinator::ingest(const Inbound& m, IngestBatch& effects) {
         db_->add_measurement(record);
         fresh.push_back(record);
       }
-      effects.after_commit.push_back([this, vid, cap = std::move(cap), key, fresh] {
-        {
-          std::lock_guard lock(state_mutex_);
-          VehicleState& state = vehicles_[vid];
-          state.capability = cap;
-          state.device_key = key;
-        }
-        for (const auto& record : fresh) latency_.add_measurement(record);
-        mark_dirty(vid);
-      });
+      effects.after_commit.push_back(
+          [this, vid, cap = std::make_shared<const v1::Capability>(std::move(cap)), key, fresh] {
+            {
+              std::lock_guard lock(state_mutex_);
+              VehicleState& state = vehicles_[vid];
+              state.capability = cap;
+              state.device_key = key;
+            }
+            for (const auto& record : fresh) latency_.add_measurement(record);
+            mark_dirty(vid);
+          });
       break;
     }
     case TopicKind::kStatus: {
@@ -423,8 +426,7 @@ void Coordinator::ingest(const Inbound& m, IngestBatch& effects) {
           auto& samples = vehicles_[vid].samples;
           for (const auto& s : report.samples()) samples.push_back(s);
           const auto history_ms =
-              std::chrono::duration_cast<std::chrono::milliseconds>(options_.link_history)
-                  .count();
+              std::chrono::duration_cast<std::chrono::milliseconds>(options_.link_history).count();
           while (!samples.empty() &&
                  samples.back().start_unix_ms() - samples.front().start_unix_ms() > history_ms) {
             samples.pop_front();
@@ -443,7 +445,7 @@ void Coordinator::ingest(const Inbound& m, IngestBatch& effects) {
       }
       db_->save_report(report);
       std::optional<storage::MeasurementRecord> measured;
-      std::optional<v1::Capability> cap;
+      CapabilityPtr cap;
       {
         std::lock_guard lock(state_mutex_);
         auto it = vehicles_.find(vid);
@@ -471,7 +473,7 @@ void Coordinator::ingest(const Inbound& m, IngestBatch& effects) {
 
 void Coordinator::on_report(const std::string& vid, const v1::Report& report,
                             const std::optional<storage::MeasurementRecord>& measured,
-                            const std::optional<v1::Capability>& cap) {
+                            const CapabilityPtr& cap) {
   nlohmann::json detail = {{"application", report.application_id()},
                            {"model", report.model_id()},
                            {"version", report.model_version()}};
@@ -583,17 +585,18 @@ void Coordinator::plan_loop() {
 
 void Coordinator::plan_vehicle(const std::string& vehicle_id,
                                const std::vector<assignment::CatalogEntry>& catalog, bool force) {
-  v1::Capability cap;
+  CapabilityPtr capability;
   std::vector<v1::LinkSample> samples;
-  std::optional<v1::AssignmentBody> current;
+  std::shared_ptr<const v1::AssignmentBody> current;
   {
     std::lock_guard lock(state_mutex_);
     auto it = vehicles_.find(vehicle_id);
     if (it == vehicles_.end() || !it->second.capability) return;
-    cap = *it->second.capability;
+    capability = it->second.capability;
     samples.assign(it->second.samples.begin(), it->second.samples.end());
     current = it->second.current;
   }
+  const v1::Capability& cap = *capability;
   const double nominal_kbps = cap.link().nominal_downlink_kbps();
   v1::AssignmentBody body = assignment::plan(
       cap, catalog,
@@ -603,7 +606,7 @@ void Coordinator::plan_vehicle(const std::string& vehicle_id,
       [&](std::uint64_t bytes) {
         return link::predict_download(samples, static_cast<double>(bytes), nominal_kbps).seconds;
       },
-      current ? &*current : nullptr, options_.planner);
+      current.get(), options_.planner);
   ++plans_;
   const bool changed = !current || !same_choices(*current, body);
   if (!changed && !force) return;
@@ -620,7 +623,7 @@ void Coordinator::plan_vehicle(const std::string& vehicle_id,
   {
     std::lock_guard lock(state_mutex_);
     VehicleState& state = vehicles_[vehicle_id];
-    state.current = body;
+    state.current = std::make_shared<const v1::AssignmentBody>(body);
     state.current_signed = signed_;
     state.current_json = json;
     publish_assignment(vehicle_id, state);

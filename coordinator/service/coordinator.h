@@ -94,13 +94,16 @@ class Coordinator {
     std::string payload;  // or, when bad_topic, the reason for a fetch already refused
     bool bad_topic = false;
   };
+  // Capability and current assignment are shared, immutable snapshots: the planner takes them
+  // without copying the messages (it plans every vehicle whose capability changed).
+  using CapabilityPtr = std::shared_ptr<const v1::Capability>;
   struct VehicleState {
-    std::optional<v1::Capability> capability;
+    CapabilityPtr capability;
     std::string device_key;
     bool online = false;
     std::uint64_t session = 0;  // newest Status.session seen (see docs/protocol.md)
     std::deque<v1::LinkSample> samples;
-    std::optional<v1::AssignmentBody> current;  // latest published
+    std::shared_ptr<const v1::AssignmentBody> current;  // latest published
     v1::Assignment current_signed;
     std::string current_json;
   };
@@ -114,7 +117,7 @@ class Coordinator {
   void reject(const Inbound& message, const std::string& reason, IngestBatch& effects);
   void on_report(const std::string& vehicle_id, const v1::Report& report,
                  const std::optional<storage::MeasurementRecord>& measured,
-                 const std::optional<v1::Capability>& capability);
+                 const CapabilityPtr& capability);
   void plan_loop();
   void catalog_loop();
   void handle_catalog_request(const v1::CatalogRequest& request);
