@@ -1,0 +1,51 @@
+#include "coordinator/service/estimate_cache.h"
+
+#include "shared/common/error.h"
+
+namespace fleetml::coordinator {
+
+EstimateCache::Key EstimateCache::key(const std::string& device_key,
+                                      const v1::Capability& capability,
+                                      const assignment::CatalogEntry& entry, std::uint32_t batch) {
+  // Serialized fields compare equal exactly when the fields do: neither message has a map.
+  std::string configuration = capability.device().SerializeAsString();
+  configuration += '\0';
+  configuration += capability.calibration().SerializeAsString();
+  return {device_key, std::move(configuration), entry.model_id, entry.version, batch};
+}
+
+EstimateCache::EstimateCache(std::size_t capacity) : capacity_(capacity) {
+  if (capacity_ == 0) throw Error("estimate cache: capacity must be >= 1");
+}
+
+EstimateCache::Inner EstimateCache::inner(const Key& key) {
+  return {key.configuration, key.model_id, key.model_version, key.batch};
+}
+
+const assignment::LatencyEstimate* EstimateCache::find(const Key& key) const {
+  const auto device = by_device_key_.find(key.device_key);
+  if (device == by_device_key_.end()) return nullptr;
+  const auto it = device->second.find(inner(key));
+  return it == device->second.end() ? nullptr : &it->second;
+}
+
+void EstimateCache::put(const Key& key, assignment::LatencyEstimate estimate) {
+  if (size_ >= capacity_) clear();
+  auto [it, added] =
+      by_device_key_[key.device_key].insert_or_assign(inner(key), std::move(estimate));
+  if (added) ++size_;
+}
+
+void EstimateCache::invalidate(const std::string& device_key) {
+  const auto device = by_device_key_.find(device_key);
+  if (device == by_device_key_.end()) return;
+  size_ -= device->second.size();
+  by_device_key_.erase(device);
+}
+
+void EstimateCache::clear() {
+  by_device_key_.clear();
+  size_ = 0;
+}
+
+}  // namespace fleetml::coordinator
