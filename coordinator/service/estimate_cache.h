@@ -2,9 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <string>
-#include <tuple>
 #include <unordered_map>
 
 #include "schemas/fleet.pb.h"
@@ -26,11 +24,10 @@ namespace fleetml::coordinator {
 class EstimateCache {
  public:
   struct Key {
-    std::string device_key;     // estimation::device_key of the capability
-    std::string configuration;  // the capability's Device and Calibration, serialized
-    std::string model_id;
-    std::uint64_t model_version = 0;
-    std::uint32_t batch = 1;
+    std::string device_key;  // estimation::device_key of the capability
+    // The capability's Device and Calibration (serialized), model id, version and batch: one
+    // string, hashed once per lookup (the planner looks up every catalog model of every plan).
+    std::string rest;
   };
 
   // The key of estimating `entry` at `batch` on `capability`, whose device key is `device_key`.
@@ -52,12 +49,10 @@ class EstimateCache {
   std::size_t size() const { return size_; }
 
  private:
-  using Inner = std::tuple<std::string, std::string, std::uint64_t, std::uint32_t>;
-  static Inner inner(const Key& key);
-
   std::size_t capacity_;
   std::size_t size_ = 0;
-  std::unordered_map<std::string, std::map<Inner, assignment::LatencyEstimate>> by_device_key_;
+  std::unordered_map<std::string, std::unordered_map<std::string, assignment::LatencyEstimate>>
+      by_device_key_;
 };
 
 }  // namespace fleetml::coordinator
