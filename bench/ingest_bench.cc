@@ -112,12 +112,14 @@ SteadyClock::duration coordinator_rate(
   };
   std::fprintf(stderr,
                "ingest-bench: ingested %llu, rejected %llu, plans %llu, published %llu; all "
-               "stored at %.0f ms, all planned at %.0f ms\n",
+               "stored at %.0f ms, all planned at %.0f ms (steady clock %.3f to %.3f s, for perf "
+               "record -k CLOCK_MONOTONIC --time)\n",
                static_cast<unsigned long long>(s.ingested - before.ingested),
                static_cast<unsigned long long>(s.rejected - before.rejected),
                static_cast<unsigned long long>(s.plans - before.plans),
                static_cast<unsigned long long>(s.published - before.published), ms(*stored),
-               ms(end));
+               ms(end), std::chrono::duration<double>(start.time_since_epoch()).count(),
+               std::chrono::duration<double>(end.time_since_epoch()).count());
   const auto stored_vehicles = coordinator.database().vehicles();
   if (stored_vehicles.size() != static_cast<std::size_t>(vehicles)) {
     throw Error("ingest-bench: " + std::to_string(stored_vehicles.size()) +
