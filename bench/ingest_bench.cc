@@ -2,15 +2,21 @@
 // transactions) and re-planned, against the raw rate of the same broker delivering the same
 // messages to a plain subscriber (same run, same publisher).
 //
-//   build/bin/fleetml-ingest-bench [--vehicles 500] [--updates 4]
+//   build/bin/fleetml-ingest-bench [--vehicles 500] [--updates 4] [--repeat 1]
 //
-// Prints raw msgs/s, coordinator msgs/s (until every update is committed and every vehicle it
-// changed is re-planned, the coordinator reporting nothing pending) and the ratio.
+// Each repetition measures the raw broker, then the coordinator on the next U updates per
+// vehicle. Prints per repetition raw msgs/s, coordinator msgs/s (until every update is
+// committed and every vehicle it changed is re-planned, the coordinator reporting nothing
+// pending), the ratio and this process's CPU time per 1000 messages (coordinator and Paho
+// threads; not mosquitto's); with --repeat > 1 also the min and median ratio.
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <optional>
 #include <thread>
+
+#include <sys/resource.h>
 
 #include "bench/bench_fleet.h"
 #include "shared/common/cli.h"
@@ -138,9 +144,36 @@ SteadyClock::duration coordinator_rate(
   return end - start;
 }
 
+// CPU time (user + system) this process has used: the coordinator's and Paho's threads, not
+// mosquitto's.
+std::chrono::duration<double, std::milli> process_cpu() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto ms = [](const timeval& t) { return t.tv_sec * 1e3 + t.tv_usec / 1e3; };
+  return std::chrono::duration<double, std::milli>(ms(usage.ru_utime) + ms(usage.ru_stime));
+}
+
+struct Phase {
+  double per_s = 0;
+  double cpu_ms_per_1k = 0;
+};
+
+template <typename F>
+Phase timed(std::size_t messages, F&& run) {
+  const auto cpu = process_cpu();
+  const SteadyClock::duration elapsed = run();
+  const double n = static_cast<double>(messages);
+  return {n / std::chrono::duration<double>(elapsed).count(),
+          (process_cpu() - cpu).count() / n * 1000};
+}
+
 int run(const cli::Args& args) {
   const int vehicles = static_cast<int>(args.integer("vehicles"));
   const int rounds = static_cast<int>(args.integer("updates"));
+  const int repeat = static_cast<int>(args.integer("repeat"));
+  if (vehicles < 1 || rounds < 1 || repeat < 1) {
+    throw cli::UsageError("--vehicles, --updates and --repeat must be >= 1");
+  }
   const std::filesystem::path zoo = args.str("zoo");
   const std::filesystem::path source = args.str("source");
 
@@ -151,27 +184,39 @@ int run(const cli::Args& args) {
     coordinator.get().catalog().add(zoo / (std::string(model) + ".pt"),
                                     {model, "image-classification", 0.7, {1, 3, 224, 224}});
   }
-  const auto warmup = updates(source / "simulation/profiles", vehicles, 1);
-  const auto messages = updates(source / "simulation/profiles", vehicles, rounds + 1);
-  const std::vector<std::pair<std::string, std::string>> measured(
-      messages.begin() + static_cast<std::ptrdiff_t>(warmup.size()), messages.end());
+  const auto messages = updates(source / "simulation/profiles", vehicles, 1 + rounds * repeat);
+  const auto slice = [&](int first_round, int count) {
+    const auto begin = messages.begin() + static_cast<std::ptrdiff_t>(first_round) * vehicles;
+    return std::vector<std::pair<std::string, std::string>>(
+        begin, begin + static_cast<std::ptrdiff_t>(count) * vehicles);
+  };
   std::fprintf(stderr, "ingest-bench: first capabilities of %d vehicles (not timed)\n", vehicles);
-  coordinator_rate(broker.uri(), coordinator.get(), warmup, vehicles, 1);
-  std::fprintf(stderr, "ingest-bench: raw broker, %zu messages\n", measured.size());
-  const auto raw = raw_rate(broker.uri(), measured);
-  std::fprintf(stderr, "ingest-bench: coordinator, %zu capability updates\n", measured.size());
-  const auto ingest = coordinator_rate(broker.uri(), coordinator.get(), measured, vehicles,
-                                       static_cast<std::uint64_t>(rounds) + 1);
+  coordinator_rate(broker.uri(), coordinator.get(), slice(0, 1), vehicles, 1);
 
-  const double n = static_cast<double>(measured.size());
-  const double raw_per_s = n / std::chrono::duration<double>(raw).count();
-  const double ingest_per_s = n / std::chrono::duration<double>(ingest).count();
   std::printf("%d vehicles x %d capability updates (%.0f bytes each)\n", vehicles, rounds,
-              static_cast<double>(measured.front().second.size()));
-  std::printf("%-36s %12s %8s\n", "run", "msgs/s", "vs raw");
-  std::printf("%-36s %12.0f %8.2f\n", "raw broker (plain subscriber)", raw_per_s, 1.0);
-  std::printf("%-36s %12.0f %8.2f\n", "coordinator (store + re-plan)", ingest_per_s,
-              ingest_per_s / raw_per_s);
+              static_cast<double>(messages.front().second.size()));
+  std::printf("%-36s %12s %8s %16s\n", "run", "msgs/s", "vs raw", "cpu ms/1k msgs");
+  std::vector<double> ratios;
+  for (int r = 0; r < repeat; ++r) {
+    const auto measured = slice(1 + r * rounds, rounds);
+    std::fprintf(stderr, "ingest-bench: raw broker, %zu messages\n", measured.size());
+    const Phase raw = timed(measured.size(), [&] { return raw_rate(broker.uri(), measured); });
+    std::fprintf(stderr, "ingest-bench: coordinator, %zu capability updates\n", measured.size());
+    const auto final_seq = static_cast<std::uint64_t>(1 + (r + 1) * rounds);
+    const Phase ingest = timed(measured.size(), [&] {
+      return coordinator_rate(broker.uri(), coordinator.get(), measured, vehicles, final_seq);
+    });
+    ratios.push_back(ingest.per_s / raw.per_s);
+    std::printf("%-36s %12.0f %8.2f %16.0f\n", "raw broker (plain subscriber)", raw.per_s, 1.0,
+                raw.cpu_ms_per_1k);
+    std::printf("%-36s %12.0f %8.2f %16.0f\n", "coordinator (store + re-plan)", ingest.per_s,
+                ratios.back(), ingest.cpu_ms_per_1k);
+  }
+  if (repeat > 1) {
+    std::sort(ratios.begin(), ratios.end());
+    std::printf("ratio over %d repetitions: min %.2f, median %.2f, max %.2f\n", repeat,
+                ratios.front(), ratios[ratios.size() / 2], ratios.back());
+  }
   return 0;
 }
 
@@ -185,6 +230,7 @@ int main(int argc, char** argv) {
   command.declare = [](cli::Parser& p) {
     p.option("vehicles", "N", "vehicles sending capability updates", "500");
     p.option("updates", "U", "timed updates per vehicle (after one untimed first)", "4");
+    p.option("repeat", "R", "raw + coordinator measurements, alternated (then min/median)", "1");
     bench::add_zoo_option(p);
     p.option("source", "DIR", "fleetml source tree (device profiles)", FLEETML_SOURCE_DIR);
   };
