@@ -23,7 +23,7 @@ assignment::LatencyEstimate to_latency(const estimation::Estimate& e) {
 
 LatencyService::LatencyService(LatencyServiceOptions options,
                                std::vector<storage::MeasurementRecord> stored)
-    : options_(std::move(options)), cache_(options_.estimate_cache_entries) {
+    : options_(std::move(options)) {
   const std::string& e = options_.estimator;
   if (e != "roofline" && e != "flops" && e != "learned" && e != "llm") {
     throw Error("latency: unknown estimator " + e + " (roofline, flops, learned or llm)");
@@ -45,19 +45,8 @@ void LatencyService::add_locked(const storage::MeasurementRecord& m) {
   measured_.add(m.device_key, versioned(m.model_id, m.model_version), static_cast<int>(m.batch),
                 m.p50_ms, m.p95_ms);
   records_[m.device_key].push_back(m);
-  stale(m.device_key);
+  stale_corrections_.insert(m.device_key);
   learned_stale_ = true;
-  if (options_.estimator == "learned") cache_.clear();  // retrained on every measurement
-}
-
-void LatencyService::stale(const std::string& key) {
-  if (key.empty()) {
-    for (const auto& [k, records] : records_) stale_corrections_.insert(k);
-    cache_.clear();
-  } else {
-    stale_corrections_.insert(key);
-    cache_.invalidate(key);
-  }
 }
 
 void LatencyService::remember(const std::string& key, const v1::Capability& capability,
@@ -66,14 +55,13 @@ void LatencyService::remember(const std::string& key, const v1::Capability& capa
   // differ by measurement noise only, and refitting whenever another vehicle is planned would
   // cost a fit per vehicle. Copy only what is new: this runs for every (vehicle, model, batch).
   if (capabilities_.try_emplace(key, capability).second && records_.contains(key)) {
-    stale(key);
+    stale_corrections_.insert(key);
     learned_stale_ = true;
-    if (options_.estimator == "learned") cache_.clear();
   }
   Profile& p = profiles_[entry.model_id];
   if (!p.profile || p.version != entry.version) {
     p = {entry.version, std::make_shared<model::ModelProfile>(entry.profile)};
-    stale("");
+    for (const auto& [k, records] : records_) stale_corrections_.insert(k);
     learned_stale_ = learned_stale_ || !records_.empty();
   }
 }
@@ -135,46 +123,9 @@ std::optional<estimation::DeviceCorrections> LatencyService::corrections(
     const v1::Capability& capability) {
   std::lock_guard lock(mutex_);
   const std::string key = device_key(capability);
-  if (capabilities_.try_emplace(key, capability).second) stale(key);
+  if (capabilities_.try_emplace(key, capability).second) stale_corrections_.insert(key);
   const auto* c = corrections_for(key);
   return c ? std::optional(*c) : std::nullopt;
-}
-
-std::optional<assignment::LatencyEstimate> LatencyService::local_estimate(
-    const std::string& key, const estimation::Query& query, const assignment::CatalogEntry& entry,
-    std::uint32_t batch, bool& ask_llm) {
-  if (const auto m = measured_.find(key, versioned(entry.model_id, entry.version), query.batch)) {
-    std::optional<double> energy;
-    for (const auto& r : records_[key]) {
-      if (r.model_id == entry.model_id && r.model_version == entry.version && r.batch == batch &&
-          r.energy_j > 0) {
-        energy = r.energy_j;  // the latest report that measured it
-      }
-    }
-    return assignment::LatencyEstimate{m->p50_ms, m->p95_ms, "measured", energy};
-  }
-  try {
-    if (options_.estimator == "flops")
-      return to_latency(estimation::FlopsEstimator().estimate(query));
-    const estimation::RooflineEstimator roofline;
-    if (options_.estimator == "roofline") {
-      return to_latency(roofline.estimate_with(query, corrections_for(key)));
-    }
-    if (options_.estimator == "learned") {
-      if (const auto model = learned()) {
-        return to_latency(estimation::LearnedEstimator(model).estimate(query));
-      }
-      // Nothing measured yet to learn from: the adapted roofline, named as such.
-      return to_latency(roofline.estimate_with(query, corrections_for(key)));
-    }
-    const auto cached = llm_cache_.find({key, entry.model_id, batch});
-    if (cached != llm_cache_.end()) return to_latency(cached->second);
-  } catch (const estimation::Unavailable& e) {
-    log::warn(kLog, "no estimate", {{"model", entry.model_id}, {"error", e.what()}});
-    return std::nullopt;
-  }
-  ask_llm = true;
-  return std::nullopt;
 }
 
 std::optional<assignment::LatencyEstimate> LatencyService::estimate(
@@ -182,16 +133,38 @@ std::optional<assignment::LatencyEstimate> LatencyService::estimate(
   const std::string key = device_key(capability);
   const estimation::Query query{entry.profile, capability, static_cast<int>(batch), entry.model_id};
   estimation::check_batch(options_.estimator, query.batch);
-  const EstimateCache::Key cache_key = EstimateCache::key(key, capability, entry, batch);
   {
     std::lock_guard lock(mutex_);
-    remember(key, capability, entry);  // first, as it may invalidate cached answers
-    if (const auto* cached = cache_.find(cache_key)) return *cached;
-    bool ask_llm = false;
-    auto answer = local_estimate(key, query, entry, batch, ask_llm);
-    if (!ask_llm) {
-      if (answer) cache_.put(cache_key, *answer);  // "no estimate" is asked again next time
-      return answer;
+    remember(key, capability, entry);
+    if (const auto m = measured_.find(key, versioned(entry.model_id, entry.version), query.batch)) {
+      std::optional<double> energy;
+      for (const auto& r : records_[key]) {
+        if (r.model_id == entry.model_id && r.model_version == entry.version && r.batch == batch &&
+            r.energy_j > 0) {
+          energy = r.energy_j;  // the latest report that measured it
+        }
+      }
+      return assignment::LatencyEstimate{m->p50_ms, m->p95_ms, "measured", energy};
+    }
+    try {
+      if (options_.estimator == "flops")
+        return to_latency(estimation::FlopsEstimator().estimate(query));
+      const estimation::RooflineEstimator roofline;
+      if (options_.estimator == "roofline") {
+        return to_latency(roofline.estimate_with(query, corrections_for(key)));
+      }
+      if (options_.estimator == "learned") {
+        if (const auto model = learned()) {
+          return to_latency(estimation::LearnedEstimator(model).estimate(query));
+        }
+        // Nothing measured yet to learn from: the adapted roofline, named as such.
+        return to_latency(roofline.estimate_with(query, corrections_for(key)));
+      }
+      const auto cached = llm_cache_.find({key, entry.model_id, batch});
+      if (cached != llm_cache_.end()) return to_latency(cached->second);
+    } catch (const estimation::Unavailable& e) {
+      log::warn(kLog, "no estimate", {{"model", entry.model_id}, {"error", e.what()}});
+      return std::nullopt;
     }
   }
   // llm, not yet asked: the request runs unlocked (seconds to minutes on a CPU-only server).

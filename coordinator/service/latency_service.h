@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "coordinator/service/estimate_cache.h"
 #include "coordinator/service/latency_model.h"
 #include "shared/estimation/adaptation.h"
 #include "shared/estimation/learned.h"
@@ -22,8 +21,6 @@ struct LatencyServiceOptions {
   // (XGBoost on the stored measurements) or "llm" (needs llm.url).
   std::string estimator = "roofline";
   estimation::LlmConfig llm;
-  // Estimates kept for re-planning vehicles whose device did not change (EstimateCache).
-  std::size_t estimate_cache_entries = 100'000;
 };
 
 // The coordinator's LatencyModel (docs/estimation.md, "closed loop"):
@@ -39,10 +36,6 @@ struct LatencyServiceOptions {
 // lazily, at the first estimate for the device kind after new measurements arrived. Measurements of
 // model versions other than the catalog's current one are kept for the override of that version but
 // not fitted on.
-//
-// Answers are cached (EstimateCache) per device configuration and calibration, model version and
-// batch; a measurement of a device kind drops that kind's cached answers (all of them for the
-// learned estimator), a new model profile drops all. llm answers are not retried once given.
 //
 // Thread-safe: estimate() (planning thread) and add_measurement() (ingest thread) share one
 // mutex; an llm request runs outside it so that ingest never waits for an LLM.
@@ -78,13 +71,6 @@ class LatencyService : public LatencyModel {
 
   // Callers hold mutex_.
   void add_locked(const storage::MeasurementRecord& m);
-  // The answer that needs no llm request; sets `ask_llm` when only an llm request can answer.
-  std::optional<assignment::LatencyEstimate> local_estimate(const std::string& key,
-                                                            const estimation::Query& query,
-                                                            const assignment::CatalogEntry& entry,
-                                                            std::uint32_t batch, bool& ask_llm);
-  // Device kind `key`'s corrections (or, with `key` empty, every kind's) are stale.
-  void stale(const std::string& key);
   void remember(const std::string& key, const v1::Capability& capability,
                 const assignment::CatalogEntry& entry);
   std::vector<estimation::Sample> fittable(const std::string& key) const;
@@ -101,7 +87,6 @@ class LatencyService : public LatencyModel {
   std::set<std::string> stale_corrections_;  // device keys measured since their last fit
   std::shared_ptr<const estimation::LearnedModel> learned_;
   bool learned_stale_ = true;
-  EstimateCache cache_;
   // llm answers by (device_key, model id, batch): each costs an LLM request.
   std::map<std::tuple<std::string, std::string, std::uint32_t>, estimation::Estimate> llm_cache_;
 };

@@ -178,48 +178,5 @@ TEST(LatencyService, ReportsArriveWhileThePlannerEstimates) {
   for (int v = 0; v < 6; ++v) EXPECT_EQ(service.estimate(cap, entry(v), 1)->estimator, "measured");
 }
 
-TEST(LatencyService, CachedEstimatesFollowTheCalibrationAndTheModel) {
-  LatencyService service({}, {});
-  const v1::Capability cap = device();
-  const assignment::CatalogEntry e = entry(2);
-  const double first = service.estimate(cap, e, 1)->point_ms;
-  EXPECT_DOUBLE_EQ(service.estimate(cap, e, 1)->point_ms, first);
-  // The same device kind, recalibrated twice as fast: a new estimate, not the cached one.
-  const v1::Capability faster = device(2.0);
-  ASSERT_EQ(service.device_key(faster), service.device_key(cap));
-  const auto recalibrated = service.estimate(faster, e, 1);
-  ASSERT_TRUE(recalibrated);
-  EXPECT_DOUBLE_EQ(recalibrated->point_ms,
-                   estimation::RooflineEstimator().estimate({e.profile, faster, 1}).point_ms);
-  EXPECT_LT(recalibrated->point_ms, first);
-  EXPECT_DOUBLE_EQ(service.estimate(cap, e, 1)->point_ms, first);
-  // A new version of the model with another profile.
-  assignment::CatalogEntry next = entry(5, /*version=*/2);
-  next.model_id = e.model_id;
-  const auto replaced = service.estimate(cap, next, 1);
-  ASSERT_TRUE(replaced);
-  EXPECT_DOUBLE_EQ(replaced->point_ms,
-                   estimation::RooflineEstimator().estimate({next.profile, cap, 1}).point_ms);
-  EXPECT_NE(replaced->point_ms, first);
-}
-
-TEST(LatencyService, AMeasurementReplacesTheCachedEstimatesOfItsDeviceKindOnly) {
-  LatencyService service({}, {});
-  const v1::Capability cap = device();
-  const v1::Capability other = device(1.0, /*threads=*/2);
-  const assignment::CatalogEntry e = entry(2);
-  EXPECT_EQ(service.estimate(cap, e, 1)->estimator, "roofline");
-  const double other_before = service.estimate(other, e, 1)->point_ms;
-  const storage::MeasurementRecord m = report(e, cap, 1, 2.0);
-  service.add_measurement(m);
-  const auto measured = service.estimate(cap, e, 1);
-  ASSERT_TRUE(measured);
-  EXPECT_EQ(measured->estimator, "measured");
-  EXPECT_DOUBLE_EQ(measured->point_ms, m.p50_ms);
-  const auto unmeasured_kind = service.estimate(other, e, 1);
-  EXPECT_EQ(unmeasured_kind->estimator, "roofline");
-  EXPECT_DOUBLE_EQ(unmeasured_kind->point_ms, other_before);
-}
-
 }  // namespace
 }  // namespace fleetml::coordinator
