@@ -24,6 +24,7 @@
 #include "shared/messages/topics.h"
 #include "simulation/device/device_profile.h"
 #include "simulation/device/simulated_device.h"
+#include "tests/support/camera_capability.h"
 #include "tests/support/mosquitto_broker.h"
 
 namespace fleetml::bench {
@@ -43,23 +44,10 @@ std::vector<std::pair<std::string, std::string>> updates(const std::filesystem::
   std::vector<std::pair<std::string, std::string>> out;
   for (int round = 1; round <= rounds; ++round) {
     for (int v = 0; v < vehicles; ++v) {
-      const auto& device = devices[v % devices.size()];
-      v1::Capability cap;
-      cap.set_vehicle_id(std::to_string(v).insert(0, 1, 'v'));
-      cap.set_seq(round);
-      cap.set_sent_unix_ms(1);
-      *cap.mutable_device() = device.device();
-      *cap.mutable_calibration() = device.calibration(rng);  // jitter: a fresh calibration
-      cap.mutable_link()->set_nominal_downlink_kbps(device.profile().nominal_downlink_kbps);
-      cap.mutable_link()->set_network_type("4G");
-      auto* app = cap.add_applications();
-      app->set_id("cam");
-      app->set_task("image-classification");
-      for (int d : {1, 3, 224, 224}) app->add_input_shape(d);
-      app->set_batch(1);
-      app->set_deadline_ms(100);
-      app->set_rate_hz(5);
-      app->set_download_budget_s(600);
+      // A fresh calibration (the device model's noise) in every update.
+      const v1::Capability cap = test::camera_capability(devices[v % devices.size()], rng,
+                                                         std::to_string(v).insert(0, 1, 'v'),
+                                                         static_cast<std::uint64_t>(round));
       out.emplace_back(kTopics.capability(cap.vehicle_id()), cap.SerializeAsString());
     }
   }

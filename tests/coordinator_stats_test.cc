@@ -12,6 +12,7 @@
 #include "shared/transport/mqtt_client.h"
 #include "simulation/device/device_profile.h"
 #include "simulation/device/simulated_device.h"
+#include "tests/support/camera_capability.h"
 #include "tests/support/mosquitto_broker.h"
 #include "tests/support/test_env.h"
 
@@ -24,23 +25,7 @@ v1::Capability capability(const std::string& vehicle, std::uint64_t seq) {
   const sim::SimulatedDevice device(
       sim::load_device_profile(test::source_dir() / "simulation/profiles/rpi4.json"));
   sim::Rng rng(3);  // the same calibration in every update: only the first plan publishes
-  v1::Capability cap;
-  cap.set_vehicle_id(vehicle);
-  cap.set_seq(seq);
-  cap.set_sent_unix_ms(1);
-  *cap.mutable_device() = device.device();
-  *cap.mutable_calibration() = device.calibration(rng);
-  cap.mutable_link()->set_nominal_downlink_kbps(device.profile().nominal_downlink_kbps);
-  cap.mutable_link()->set_network_type("4G");
-  auto* app = cap.add_applications();
-  app->set_id("cam");
-  app->set_task("image-classification");
-  for (int d : {1, 3, 224, 224}) app->add_input_shape(d);
-  app->set_batch(1);
-  app->set_deadline_ms(500);
-  app->set_rate_hz(1);
-  app->set_download_budget_s(3600);
-  return cap;
+  return test::camera_capability(device, rng, vehicle, seq, {500, 1, 3600});
 }
 
 TEST(CoordinatorStats, NothingIsPendingOnlyOnceEveryUpdateIsStoredAndPlanned) {

@@ -4,12 +4,11 @@
 // The vehicles here are test publishers that send what `fleet-vehicle --profile` sends: the
 // DIGA profile's nominal specs and the calibration the simulator's device model produces (a
 // stand-in for the Raspberry Pi and the i9 PC, which are not on this machine).
-#include <gtest/gtest.h>
-
 #include <cmath>
 #include <fstream>
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "schemas/fleet.pb.h"
@@ -18,6 +17,7 @@
 #include "shared/messages/topics.h"
 #include "simulation/device/device_profile.h"
 #include "simulation/device/simulated_device.h"
+#include "tests/support/camera_capability.h"
 #include "tests/support/coordinator_process.h"
 #include "tests/support/mosquitto_broker.h"
 #include "tests/support/mqtt_probe.h"
@@ -35,27 +35,10 @@ const std::vector<std::string> kModels = {"mobilenet_v3_small", "mobilenet_v2", 
 
 v1::Capability capability(const std::string& vehicle, const std::string& profile_name,
                           double deadline_ms, std::uint64_t seq = 1) {
-  const auto profile =
-      sim::load_device_profile(test::source_dir() / "simulation/profiles" / (profile_name + ".json"));
-  const sim::SimulatedDevice device(profile);
+  const sim::SimulatedDevice device(sim::load_device_profile(
+      test::source_dir() / "simulation/profiles" / (profile_name + ".json")));
   sim::Rng rng(7);
-  v1::Capability cap;
-  cap.set_vehicle_id(vehicle);
-  cap.set_seq(seq);
-  cap.set_sent_unix_ms(1);
-  *cap.mutable_device() = device.device();
-  *cap.mutable_calibration() = device.calibration(rng);
-  cap.mutable_link()->set_network_type(profile.network_type);
-  cap.mutable_link()->set_nominal_downlink_kbps(profile.nominal_downlink_kbps);
-  auto* app = cap.add_applications();
-  app->set_id("cam");
-  app->set_task("image-classification");
-  for (int d : {1, 3, 224, 224}) app->add_input_shape(d);
-  app->set_batch(1);
-  app->set_deadline_ms(deadline_ms);
-  app->set_rate_hz(5);
-  app->set_download_budget_s(3600);
-  return cap;
+  return test::camera_capability(device, rng, vehicle, seq, {deadline_ms, 5, 3600});
 }
 
 class CoordinatorLoop : public ::testing::Test {
@@ -73,9 +56,9 @@ class CoordinatorLoop : public ::testing::Test {
 
   // The retained assignment of `vehicle`, verified with the coordinator's public key, once it
   // satisfies `match`.
-  v1::AssignmentBody assignment(const std::string& vehicle,
-                                const std::function<bool(const v1::AssignmentBody&)>& match =
-                                    nullptr) {
+  v1::AssignmentBody assignment(
+      const std::string& vehicle,
+      const std::function<bool(const v1::AssignmentBody&)>& match = nullptr) {
     std::optional<v1::AssignmentBody> found;
     probe_.wait_for_retained(kTopics.assignment(vehicle), 60s, [&](const transport::Message& m) {
       v1::Assignment signed_;
@@ -138,8 +121,7 @@ TEST_F(CoordinatorLoop, EachVehicleGetsARetainedSignedAssignmentAndTheRpi4ACheap
   // The JSON twin is retained too, for any MQTT client.
   const auto json = probe_.wait_for_retained(kTopics.assignment_json("pi-1"), 10s);
   ASSERT_TRUE(json);
-  EXPECT_EQ(nlohmann::json::parse(json->payload)["applications"][0]["model_id"],
-            pi_app.model_id());
+  EXPECT_EQ(nlohmann::json::parse(json->payload)["applications"][0]["model_id"], pi_app.model_id());
   // And an operator can ask why.
   const std::string why = coordinator_.fleetctl({"explain", "pi-1"});
   EXPECT_NE(why.find("chosen: " + pi_app.model_id()), std::string::npos) << why;
@@ -161,7 +143,8 @@ TEST_F(CoordinatorLoop, ADeadlineNoModelMeetsYieldsNoneFeasibleWithReasons) {
 }
 
 TEST_F(CoordinatorLoop, MalformedCapabilitiesAreRejectedWithAnEventAndServiceGoesOn) {
-  probe_.client().publish_wait({kTopics.capability("bad-1"), "not a protobuf \xff", 1, false, {}, {}});
+  probe_.client().publish_wait(
+      {kTopics.capability("bad-1"), "not a protobuf \xff", 1, false, {}, {}});
   auto nan = capability("bad-2", "rpi4", 100);
   nan.mutable_device()->set_ram_gb(std::nan(""));
   publish_capability(nan);
@@ -208,9 +191,8 @@ TEST_F(CoordinatorLoop, ARestartKeepsStateAndRepublishesNothingWrong) {
   }
   // State kept: a new capability is planned with a higher sequence, not from 1 again.
   publish_capability(capability("pi-4", "rpi4", 0.5, /*seq=*/2));
-  const auto after = assignment("pi-4", [&](const v1::AssignmentBody& b) {
-    return b.seq() > before.seq();
-  });
+  const auto after =
+      assignment("pi-4", [&](const v1::AssignmentBody& b) { return b.seq() > before.seq(); });
   ASSERT_EQ(after.applications_size(), 1);
   EXPECT_TRUE(after.applications(0).model_id().empty());
 }
