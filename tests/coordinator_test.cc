@@ -21,6 +21,7 @@
 #include "shared/messages/topics.h"
 #include "simulation/device/device_profile.h"
 #include "simulation/device/simulated_device.h"
+#include "tests/support/camera_capability.h"
 #include "tests/support/coordinator_process.h"
 #include "tests/support/mosquitto_broker.h"
 #include "tests/support/mqtt_probe.h"
@@ -38,27 +39,10 @@ const std::vector<std::string> kModels = {"mobilenet_v3_small", "mobilenet_v2", 
 
 v1::Capability capability(const std::string& vehicle, const std::string& profile_name,
                           double deadline_ms, std::uint64_t seq = 1) {
-  const auto profile = sim::load_device_profile(test::source_dir() / "simulation/profiles" /
-                                                (profile_name + ".json"));
-  const sim::SimulatedDevice device(profile);
+  const sim::SimulatedDevice device(sim::load_device_profile(
+      test::source_dir() / "simulation/profiles" / (profile_name + ".json")));
   sim::Rng rng(7);
-  v1::Capability cap;
-  cap.set_vehicle_id(vehicle);
-  cap.set_seq(seq);
-  cap.set_sent_unix_ms(1);
-  *cap.mutable_device() = device.device();
-  *cap.mutable_calibration() = device.calibration(rng);
-  cap.mutable_link()->set_network_type(profile.network_type);
-  cap.mutable_link()->set_nominal_downlink_kbps(profile.nominal_downlink_kbps);
-  auto* app = cap.add_applications();
-  app->set_id("cam");
-  app->set_task("image-classification");
-  for (int d : {1, 3, 224, 224}) app->add_input_shape(d);
-  app->set_batch(1);
-  app->set_deadline_ms(deadline_ms);
-  app->set_rate_hz(5);
-  app->set_download_budget_s(3600);
-  return cap;
+  return test::camera_capability(device, rng, vehicle, seq, {deadline_ms, 5, 3600});
 }
 
 class CoordinatorLoop : public ::testing::Test {

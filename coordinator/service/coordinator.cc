@@ -55,8 +55,9 @@ bool same_choices(const v1::AssignmentBody& a, const v1::AssignmentBody& b) {
 nlohmann::json choices(const v1::AssignmentBody& body) {
   nlohmann::json out = nlohmann::json::object();
   for (const auto& app : body.applications()) {
-    out[app.application_id()] =
-        app.model_id().empty() ? "none" : app.model_id() + " v" + std::to_string(app.model_version());
+    out[app.application_id()] = app.model_id().empty()
+                                    ? "none"
+                                    : app.model_id() + " v" + std::to_string(app.model_version());
   }
   return out;
 }
@@ -131,8 +132,10 @@ void Coordinator::load_state() {
       std::chrono::duration_cast<std::chrono::milliseconds>(options_.link_history).count();
   for (const auto& record : db_->vehicles()) {
     VehicleState& state = vehicles_[record.vehicle_id];
-    state.capability = record.capability;
-    if (state.capability) state.device_key = latency_.device_key(*state.capability);
+    if (record.capability) {
+      state.capability = std::make_shared<const v1::Capability>(std::move(*record.capability));
+      state.device_key = latency_.device_key(*state.capability);
+    }
     state.online = record.online;
     if (record.status) state.session = record.status->session();
     for (auto& s : db_->recent_link_samples(record.vehicle_id, 4 * history_ms / 1000)) {
@@ -143,7 +146,7 @@ void Coordinator::load_state() {
     v1::AssignmentBody body;
     if (!body.ParseFromString(record.assignment.body())) continue;
     VehicleState& state = vehicles_[record.vehicle_id];
-    state.current = std::move(body);
+    state.current = std::make_shared<const v1::AssignmentBody>(std::move(body));
     state.current_signed = record.assignment;
     state.current_json = record.json;
   }
@@ -186,7 +189,8 @@ void Coordinator::start() {
   threads_.emplace_back([this] { catalog_loop(); });
   mark_all_dirty();
   log::info(kLog, "coordinator started",
-            {{"broker", options_.mqtt.broker_uri}, {"prefix", topics_.prefix()},
+            {{"broker", options_.mqtt.broker_uri},
+             {"prefix", topics_.prefix()},
              {"estimator", latency_.name()}});
 }
 
@@ -205,7 +209,21 @@ void Coordinator::stop() {
 }
 
 Coordinator::Stats Coordinator::stats() const {
-  return {ingested_, rejected_, stale_, plans_, published_, chunks_->stats()};
+  Stats s;
+  s.ingested = ingested_;
+  s.rejected = rejected_;
+  s.stale = stale_;
+  s.plans = plans_;
+  s.published = published_;
+  // unapplied_ first: a message leaves it only after the vehicles it marked dirty are in
+  // dirty_, so both pending counts 0 means that nothing received so far awaits planning.
+  s.pending_inbound = unapplied_;
+  {
+    std::lock_guard lock(dirty_mutex_);
+    s.pending_plans = dirty_.size() + planning_;
+  }
+  s.chunks = chunks_->stats();
+  return s;
 }
 
 // --- Paho's callback thread: only routing ----------------------------------------------------
@@ -233,6 +251,7 @@ void Coordinator::on_message(const transport::Message& message) {
   {
     std::lock_guard lock(inbound_mutex_);
     inbound_.push_back(std::move(inbound));
+    ++unapplied_;
   }
   inbound_wake_.notify_one();
 }
@@ -248,6 +267,7 @@ void Coordinator::on_fetch(const std::string& vehicle_id, const transport::Messa
   if (problem) {
     std::lock_guard lock(inbound_mutex_);
     inbound_.push_back({TopicKind::kFetch, vehicle_id, message.topic, *problem, true});
+    ++unapplied_;
     inbound_wake_.notify_one();
     return;
   }
@@ -296,20 +316,23 @@ void Coordinator::ingest_loop() {
       // The database could not commit (full disk, I/O error). The messages were already
       // acknowledged to the broker; retained ones (capabilities, statuses) come back on the
       // next connection, and vehicles resend what matters (see docs/protocol.md).
-      log::error(kLog, "cannot store inbound messages", {{"count", batch.size()}, {"error", e.what()}});
+      log::error(kLog, "cannot store inbound messages",
+                 {{"count", batch.size()}, {"error", e.what()}});
       events_->emit("storage_error", "", {{"error", e.what()}, {"lost_messages", batch.size()}});
+      unapplied_ -= batch.size();
       continue;
     }
     for (auto& effect : effects.after_commit) effect();
+    unapplied_ -= batch.size();
   }
 }
 
 void Coordinator::reject(const Inbound& m, const std::string& reason, IngestBatch& effects) {
   ++rejected_;
-  effects.after_commit.push_back([this, vehicle = m.vehicle_id,
-                                  topic = delivery::printable(m.topic, 200), reason] {
-    events_->emit("rejected_input", vehicle, {{"topic", topic}, {"reason", reason}});
-  });
+  effects.after_commit.push_back(
+      [this, vehicle = m.vehicle_id, topic = delivery::printable(m.topic, 200), reason] {
+        events_->emit("rejected_input", vehicle, {{"topic", topic}, {"reason", reason}});
+      });
 }
 
 void Coordinator::ingest(const Inbound& m, IngestBatch& effects) {
@@ -337,24 +360,25 @@ void Coordinator::ingest(const Inbound& m, IngestBatch& effects) {
                                          installed.measurement(), nullptr);
         bool known = false;
         for (const auto& existing : db_->measurements_for(key, installed.model_id())) {
-          known = known || (existing.vehicle_id == vid &&
-                            existing.model_version == record.model_version &&
-                            existing.batch == record.batch && existing.p50_ms == record.p50_ms);
+          known = known ||
+                  (existing.vehicle_id == vid && existing.model_version == record.model_version &&
+                   existing.batch == record.batch && existing.p50_ms == record.p50_ms);
         }
         if (known) continue;
         db_->add_measurement(record);
         fresh.push_back(record);
       }
-      effects.after_commit.push_back([this, vid, cap = std::move(cap), key, fresh] {
-        {
-          std::lock_guard lock(state_mutex_);
-          VehicleState& state = vehicles_[vid];
-          state.capability = cap;
-          state.device_key = key;
-        }
-        for (const auto& record : fresh) latency_.add_measurement(record);
-        mark_dirty(vid);
-      });
+      effects.after_commit.push_back(
+          [this, vid, cap = std::make_shared<const v1::Capability>(std::move(cap)), key, fresh] {
+            {
+              std::lock_guard lock(state_mutex_);
+              VehicleState& state = vehicles_[vid];
+              state.capability = cap;
+              state.device_key = key;
+            }
+            for (const auto& record : fresh) latency_.add_measurement(record);
+            mark_dirty(vid);
+          });
       break;
     }
     case TopicKind::kStatus: {
@@ -403,8 +427,7 @@ void Coordinator::ingest(const Inbound& m, IngestBatch& effects) {
           auto& samples = vehicles_[vid].samples;
           for (const auto& s : report.samples()) samples.push_back(s);
           const auto history_ms =
-              std::chrono::duration_cast<std::chrono::milliseconds>(options_.link_history)
-                  .count();
+              std::chrono::duration_cast<std::chrono::milliseconds>(options_.link_history).count();
           while (!samples.empty() &&
                  samples.back().start_unix_ms() - samples.front().start_unix_ms() > history_ms) {
             samples.pop_front();
@@ -423,19 +446,19 @@ void Coordinator::ingest(const Inbound& m, IngestBatch& effects) {
       }
       db_->save_report(report);
       std::optional<storage::MeasurementRecord> measured;
-      std::optional<v1::Capability> cap;
+      CapabilityPtr cap;
       {
         std::lock_guard lock(state_mutex_);
         auto it = vehicles_.find(vid);
         if (it != vehicles_.end()) cap = it->second.capability;
       }
-      const bool has_measurement = (report.kind() == v1::Report::INSTALLED ||
-                                    report.kind() == v1::Report::BENCHMARK) &&
-                                   report.measurement().p50_ms() > 0;
+      const bool has_measurement =
+          (report.kind() == v1::Report::INSTALLED || report.kind() == v1::Report::BENCHMARK) &&
+          report.measurement().p50_ms() > 0;
       if (has_measurement && cap) {
-        measured = measurement_record(vid, latency_.device_key(*cap), report.model_id(),
-                                      report.model_version(), report.measurement(),
-                                      &report.download());
+        measured =
+            measurement_record(vid, latency_.device_key(*cap), report.model_id(),
+                               report.model_version(), report.measurement(), &report.download());
         db_->add_measurement(*measured);
       }
       effects.after_commit.push_back([this, vid, report = std::move(report), measured, cap] {
@@ -451,7 +474,7 @@ void Coordinator::ingest(const Inbound& m, IngestBatch& effects) {
 
 void Coordinator::on_report(const std::string& vid, const v1::Report& report,
                             const std::optional<storage::MeasurementRecord>& measured,
-                            const std::optional<v1::Capability>& cap) {
+                            const CapabilityPtr& cap) {
   nlohmann::json detail = {{"application", report.application_id()},
                            {"model", report.model_id()},
                            {"version", report.model_version()}};
@@ -524,6 +547,7 @@ void Coordinator::plan_loop() {
                            [&] { return stopping_ || republish_ || !dirty_.empty(); });
       std::swap(dirty, dirty_);
       std::swap(republish, republish_);
+      planning_ = dirty.size();
     }
     if (stopping_) break;
     if (republish) republish_retained();
@@ -541,6 +565,10 @@ void Coordinator::plan_loop() {
       }
     }
     if (dirty.empty()) continue;
+    {
+      std::lock_guard lock(dirty_mutex_);
+      planning_ = dirty.size();  // with the housekeeping refreshes
+    }
     const auto catalog = catalog_->entries();
     for (const auto& [vehicle_id, force] : dirty) {
       if (stopping_) break;
@@ -550,23 +578,26 @@ void Coordinator::plan_loop() {
         log::error(kLog, "planning failed", {{"vehicle", vehicle_id}, {"error", e.what()}});
         events_->emit("plan_failed", vehicle_id, {{"error", e.what()}});
       }
+      std::lock_guard lock(dirty_mutex_);
+      --planning_;
     }
   }
 }
 
 void Coordinator::plan_vehicle(const std::string& vehicle_id,
                                const std::vector<assignment::CatalogEntry>& catalog, bool force) {
-  v1::Capability cap;
+  CapabilityPtr capability;
   std::vector<v1::LinkSample> samples;
-  std::optional<v1::AssignmentBody> current;
+  std::shared_ptr<const v1::AssignmentBody> current;
   {
     std::lock_guard lock(state_mutex_);
     auto it = vehicles_.find(vehicle_id);
     if (it == vehicles_.end() || !it->second.capability) return;
-    cap = *it->second.capability;
+    capability = it->second.capability;
     samples.assign(it->second.samples.begin(), it->second.samples.end());
     current = it->second.current;
   }
+  const v1::Capability& cap = *capability;
   const double nominal_kbps = cap.link().nominal_downlink_kbps();
   v1::AssignmentBody body = assignment::plan(
       cap, catalog,
@@ -576,7 +607,7 @@ void Coordinator::plan_vehicle(const std::string& vehicle_id,
       [&](std::uint64_t bytes) {
         return link::predict_download(samples, static_cast<double>(bytes), nominal_kbps).seconds;
       },
-      current ? &*current : nullptr, options_.planner);
+      current.get(), options_.planner);
   ++plans_;
   const bool changed = !current || !same_choices(*current, body);
   if (!changed && !force) return;
@@ -593,7 +624,7 @@ void Coordinator::plan_vehicle(const std::string& vehicle_id,
   {
     std::lock_guard lock(state_mutex_);
     VehicleState& state = vehicles_[vehicle_id];
-    state.current = body;
+    state.current = std::make_shared<const v1::AssignmentBody>(body);
     state.current_signed = signed_;
     state.current_json = json;
     publish_assignment(vehicle_id, state);
@@ -681,8 +712,7 @@ void Coordinator::handle_catalog_request(const v1::CatalogRequest& request) {
         }
         uploads_->discard(part.upload_id());
         const auto& manifest = registered.version.manifest;
-        control_->publish(topics_.manifest(part.model_id()), manifest.SerializeAsString(), 1,
-                          true);
+        control_->publish(topics_.manifest(part.model_id()), manifest.SerializeAsString(), 1, true);
         nlohmann::json entry;
         for (const auto& e : catalog_json()) {
           if (e["id"] == part.model_id()) entry = e;

@@ -63,6 +63,11 @@ class Coordinator {
     std::uint64_t stale = 0;      // seq not newer than the last accepted
     std::uint64_t plans = 0;      // vehicles planned
     std::uint64_t published = 0;  // assignments published
+    // Work not done yet: inbound messages received but not yet stored and applied, and
+    // vehicles waiting to be (or being) re-planned. Both 0: everything received so far is
+    // committed and its effect on assignments is published.
+    std::uint64_t pending_inbound = 0;
+    std::uint64_t pending_plans = 0;
     ChunkServer::Stats chunks;
   };
 
@@ -89,13 +94,16 @@ class Coordinator {
     std::string payload;  // or, when bad_topic, the reason for a fetch already refused
     bool bad_topic = false;
   };
+  // Capability and current assignment are shared, immutable snapshots: the planner takes them
+  // without copying the messages (it plans every vehicle whose capability changed).
+  using CapabilityPtr = std::shared_ptr<const v1::Capability>;
   struct VehicleState {
-    std::optional<v1::Capability> capability;
+    CapabilityPtr capability;
     std::string device_key;
     bool online = false;
     std::uint64_t session = 0;  // newest Status.session seen (see docs/protocol.md)
     std::deque<v1::LinkSample> samples;
-    std::optional<v1::AssignmentBody> current;  // latest published
+    std::shared_ptr<const v1::AssignmentBody> current;  // latest published
     v1::Assignment current_signed;
     std::string current_json;
   };
@@ -109,7 +117,7 @@ class Coordinator {
   void reject(const Inbound& message, const std::string& reason, IngestBatch& effects);
   void on_report(const std::string& vehicle_id, const v1::Report& report,
                  const std::optional<storage::MeasurementRecord>& measured,
-                 const std::optional<v1::Capability>& capability);
+                 const CapabilityPtr& capability);
   void plan_loop();
   void catalog_loop();
   void handle_catalog_request(const v1::CatalogRequest& request);
@@ -149,9 +157,10 @@ class Coordinator {
 
   // Vehicles to re-plan (ingest/catalog threads -> planning thread); `force` publishes even
   // when the choices are unchanged (expiry refresh).
-  std::mutex dirty_mutex_;
+  mutable std::mutex dirty_mutex_;
   std::condition_variable dirty_wake_;
   std::map<std::string, bool> dirty_;
+  std::size_t planning_ = 0;  // vehicles taken from dirty_ whose planning has not ended
   bool republish_ = false;
 
   // Operator requests (Paho thread -> catalog thread).
@@ -164,6 +173,8 @@ class Coordinator {
   std::vector<std::thread> threads_;
 
   std::atomic<std::uint64_t> ingested_{0}, rejected_{0}, stale_{0}, plans_{0}, published_{0};
+  // Inbound messages queued for the ingest thread and not yet applied (after commit).
+  std::atomic<std::uint64_t> unapplied_{0};
 };
 
 }  // namespace fleetml::coordinator

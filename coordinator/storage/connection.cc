@@ -74,7 +74,9 @@ void Connection::open_scope(std::string_view what, bool outermost) {
     throw Error("storage " + path_.string() + ": " + std::string(what) +
                 ": the enclosing transaction was already rolled back after an earlier error");
   }
-  db_.exec(outermost ? "BEGIN IMMEDIATE" : "SAVEPOINT nested");
+  // Cached statements: the coordinator opens a scope per stored message, and parsing the SQL
+  // text each time (sqlite3_exec) cost as much as the message's own statements.
+  prepare(outermost ? "BEGIN IMMEDIATE" : "SAVEPOINT nested")->exec();
   ++depth_;
 }
 
@@ -83,7 +85,7 @@ void Connection::close_scope(std::string_view what, bool outermost) {
     throw Error("storage " + path_.string() + ": " + std::string(what) +
                 ": rolled back after an earlier error inside it; nothing was written");
   }
-  db_.exec(outermost ? "COMMIT" : "RELEASE nested");
+  prepare(outermost ? "COMMIT" : "RELEASE nested")->exec();
   --depth_;
   if (outermost) doomed_ = false;
 }
@@ -95,12 +97,19 @@ void Connection::abandon_scope(bool outermost) noexcept {
   if (sqlite3_get_autocommit(db_.getHandle()) != 0) {
     doomed_ = !outermost;
   } else if (outermost) {
-    db_.tryExec("ROLLBACK");
-  } else if (db_.tryExec("ROLLBACK TO nested") != SQLITE_OK ||
-             db_.tryExec("RELEASE nested") != SQLITE_OK) {
+    try_run("ROLLBACK");
+  } else if (!try_run("ROLLBACK TO nested") || !try_run("RELEASE nested")) {
     doomed_ = true;
   }
   if (outermost) doomed_ = false;
+}
+
+bool Connection::try_run(const char* sql) noexcept {
+  try {
+    return prepare(sql)->tryExecuteStep() == SQLITE_DONE;
+  } catch (...) {
+    return false;  // could not even prepare it (out of memory)
+  }
 }
 
 void Connection::rethrow_translated(std::string_view what) const {

@@ -80,6 +80,8 @@ class Connection {
   void open_scope(std::string_view what, bool outermost);
   void close_scope(std::string_view what, bool outermost);
   void abandon_scope(bool outermost) noexcept;
+  // Runs a cached statement that returns no rows; false on any failure.
+  bool try_run(const char* sql) noexcept;
   [[noreturn]] void rethrow_translated(std::string_view what) const;
 
   std::filesystem::path path_;

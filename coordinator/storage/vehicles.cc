@@ -67,17 +67,22 @@ void Database::save_capability(const v1::Capability& capability, std::string_vie
   const std::string key(device_key);
   connection_->write(what, [&] {
     const std::int64_t now = clock_.now_unix_ms();
-    touch_vehicle(capability.vehicle_id());
     {
-      auto update = connection_->prepare(
-          "UPDATE vehicles SET capability = ?, capability_seq = ?, device_key = ?, "
-          "capability_unix_ms = ? WHERE vehicle_id = ?");
-      bind_blob(*update, 1, bytes);
-      update->bind(2, seq);
-      update->bind(3, key);
-      update->bind(4, now);
-      update->bind(5, capability.vehicle_id());
-      update->exec();
+      // One upsert instead of ensure_vehicle + touch_vehicle + update: this runs for every
+      // capability a fleet sends.
+      auto upsert = connection_->prepare(
+          "INSERT INTO vehicles (vehicle_id, capability, capability_seq, device_key, "
+          "capability_unix_ms, last_seen_unix_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5) "
+          "ON CONFLICT (vehicle_id) DO UPDATE SET capability = excluded.capability, "
+          "capability_seq = excluded.capability_seq, device_key = excluded.device_key, "
+          "capability_unix_ms = excluded.capability_unix_ms, "
+          "last_seen_unix_ms = max(last_seen_unix_ms, excluded.last_seen_unix_ms)");
+      upsert->bind(1, capability.vehicle_id());
+      bind_blob(*upsert, 2, bytes);
+      upsert->bind(3, seq);
+      upsert->bind(4, key);
+      upsert->bind(5, now);
+      upsert->exec();
     }
     {
       auto insert = connection_->prepare(
