@@ -2,7 +2,7 @@
 // through a private mosquitto, against the raw rate of the same broker pushing the same bytes
 // in the same block size from one client to another (same run, so the noise is shared).
 //
-//   build/bin/fleetml-delivery-bench [--model resnet18] [--vehicles 20] [--window 8]
+//   build/bin/fleetml-delivery-bench [--model resnet18] [--vehicles 20] [--window 16]
 //
 // Prints one table: raw MB/s, delivery MB/s for 1 vehicle and for N at once, and the ratios.
 #include <condition_variable>
@@ -164,7 +164,8 @@ int main(int argc, char** argv) {
   command.declare = [](cli::Parser& p) {
     p.option("model", "ID", "zoo artifact to deliver", "resnet18");
     p.option("vehicles", "N", "vehicles downloading at once in the second run", "20");
-    p.option("window", "W", "fetch requests in flight per vehicle", "24");
+    p.option("window", "W", "fetch requests in flight per vehicle",
+             std::to_string(delivery::DownloadOptions{}.window_blocks));
     bench::add_zoo_option(p);
   };
   command.run = bench::run;

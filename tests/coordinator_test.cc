@@ -98,13 +98,13 @@ double flops_of(const std::string& model_id) {
   return profile.at("flops").get<double>();
 }
 
-// 150 ms, not the issue's 100: an rpi4 that has measured nothing yet gets a bound 1.8x its
-// point estimate (the a-priori margin; calibrating it on the measured sets would widen it), and
-// the cheapest zoo model's bound there (~113 ms) misses 100 ms (see docs/estimation.md); what
-// is checked is the ordering under one shared deadline.
+// Issue 3's 100 ms. An rpi4 that has measured nothing gets a bound 1.8x its point estimate (the
+// a-priori margin; docs/estimation.md), so the cheapest zoo model's bound (~113 ms) misses
+// 100 ms while its point does not: the rpi4 gets it as a trial, to be measured
+// (docs/assignment.md, "Trials"); the i9 gets a confirmed, more expensive model.
 TEST_F(CoordinatorLoop, EachVehicleGetsARetainedSignedAssignmentAndTheRpi4ACheaperModel) {
-  publish_capability(capability("pc-1", "pc-i9", 150));
-  publish_capability(capability("pi-1", "rpi4", 150));
+  publish_capability(capability("pc-1", "pc-i9", 100));
+  publish_capability(capability("pi-1", "rpi4", 100));
   const auto pc = assignment("pc-1");
   const auto pi = assignment("pi-1");
   ASSERT_EQ(pc.applications_size(), 1);
@@ -115,8 +115,16 @@ TEST_F(CoordinatorLoop, EachVehicleGetsARetainedSignedAssignmentAndTheRpi4ACheap
   ASSERT_FALSE(pi_app.model_id().empty()) << pi_app.reason();
   EXPECT_LT(flops_of(pi_app.model_id()), flops_of(pc_app.model_id()))
       << "rpi4 got " << pi_app.model_id() << ", pc-i9 got " << pc_app.model_id();
+  EXPECT_FALSE(pc_app.trial());
+  EXPECT_LE(pc_app.predicted_bound_ms(), 100);
+  if (pi_app.trial()) {
+    EXPECT_LE(pi_app.predicted_point_ms(), 100);
+    EXPECT_GT(pi_app.predicted_bound_ms(), 100);
+    EXPECT_EQ(pi_app.reason().rfind("trial: ", 0), 0u) << pi_app.reason();
+  } else {
+    EXPECT_LE(pi_app.predicted_bound_ms(), 100);
+  }
   for (const auto* app : {&pc_app, &pi_app}) {
-    EXPECT_LE(app->predicted_bound_ms(), 150);
     EXPECT_GE(app->predicted_bound_ms(), app->predicted_point_ms());
     EXPECT_GT(app->predicted_download_s(), 0);
     EXPECT_FALSE(app->estimator().empty());

@@ -95,7 +95,8 @@ int run_agent(const cli::Args& args) {
                    "device profile standing in for hardware not present (simulation/profiles)")
            .option("network", "TYPE", "primary network reported in the capability, e.g. 4G")
            .option("keep-versions", "N", "inactive installed model versions kept", "2")
-           .option("window", "W", "fetch requests (blocks) in flight per download", "16");
+           .option("window", "W", "fetch requests (blocks) in flight per download",
+                   std::to_string(delivery::DownloadOptions{}.window_blocks));
        cli::add_time_options(p);
        declare_runtime_options(p);
        transport::add_broker_options(p);

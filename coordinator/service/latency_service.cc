@@ -221,7 +221,7 @@ std::optional<assignment::LatencyEstimate> LatencyService::estimate(
           energy = r.energy_j;  // the latest report that measured it
         }
       }
-      return assignment::LatencyEstimate{m->p50_ms, m->p95_ms, "measured", energy};
+      return assignment::LatencyEstimate{m->p50_ms, m->p95_ms, "measured", energy, true};
     }
     try {
       if (options_.estimator == "flops")

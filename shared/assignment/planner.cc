@@ -94,6 +94,7 @@ struct AppPlan {
   std::vector<Slot> slots;              // per catalog entry
   std::vector<std::string> failures;    // per catalog entry, kNoEstimate only
   std::vector<std::string> estimators;  // per candidate
+  std::vector<bool> measured;           // per candidate
   std::size_t same_task = 0;
   std::size_t not_estimated = 0;
 };
@@ -103,6 +104,51 @@ void set_figures(v1::Rejection& r, const Candidate& c) {
   r.set_predicted_bound_ms(c.bound_ms);
   r.set_predicted_download_s(c.installed ? 0 : c.download_s);
   r.set_accuracy(c.accuracy);
+}
+
+// Trials (planner.h): solves again with application `a` restricted to its unmeasured
+// candidates whose point estimate meets the deadline, judged by that point, and every other
+// application held to its choice in `solution`. On success the trial replaces application
+// a's empty choice in `solution` and true is returned.
+bool add_trial(const Problem& problem, const AppPlan& plan, std::size_t a, Solution& solution) {
+  Problem retry = problem;
+  std::vector<std::size_t> original;  // retry's candidates of `a` -> problem's
+  for (std::size_t b = 0; b < retry.apps.size(); ++b) {
+    std::vector<Candidate>& candidates = retry.apps[b].candidates;
+    if (b != a) {
+      const auto chosen = solution.apps[b].chosen;
+      candidates = chosen ? std::vector<Candidate>{candidates[*chosen]} : std::vector<Candidate>{};
+      continue;
+    }
+    std::vector<Candidate> eligible;
+    for (std::size_t k = 0; k < candidates.size(); ++k) {
+      if (plan.measured[k] || !(candidates[k].point_ms <= retry.apps[b].deadline_ms)) continue;
+      eligible.push_back(candidates[k]);
+      eligible.back().bound_ms = candidates[k].point_ms;
+      original.push_back(k);
+    }
+    candidates = std::move(eligible);
+  }
+  if (original.empty()) return false;
+  const Solution found = solve(retry);
+  const AppSolution& tried = found.apps[a];
+  if (!tried.chosen) return false;
+
+  const std::size_t k = original[*tried.chosen];
+  const Candidate& c = problem.apps[a].candidates[k];
+  AppSolution& out = solution.apps[a];
+  out.chosen = k;
+  out.utilization = tried.utilization;
+  out.memory_mb = tried.memory_mb;
+  out.reason = "trial: no model's bound meets the deadline of " +
+               reasons::number(problem.apps[a].deadline_ms, 1) + " ms; " + c.model_id + " (point " +
+               reasons::number(c.point_ms, 1) + " ms, bound " + reasons::number(c.bound_ms, 1) +
+               " ms) has not been measured on this device kind and is assigned to be measured";
+  std::erase_if(out.rejected, [k](const Rejection& r) { return r.candidate == k; });
+  solution.utilization = found.utilization;
+  solution.memory_mb = found.memory_mb;
+  ++solution.served;
+  return true;
 }
 
 }  // namespace
@@ -187,12 +233,17 @@ v1::AssignmentBody plan(const v1::Capability& capability, std::span<const Catalo
       c.current = entry.model_id == incumbent;
       plan.slots[k] = {Slot::kCandidate, app.candidates.size() - 1};
       plan.estimators.push_back(e.estimator);
+      plan.measured.push_back(e.measured);
     }
   }
 
   Solution solution;
+  std::vector<bool> trial(problem.apps.size(), false);
   try {
     solution = solve(problem);
+    for (std::size_t a = 0; options.trials && a < problem.apps.size(); ++a) {
+      if (!solution.apps[a].chosen) trial[a] = add_trial(problem, plans[a], a, solution);
+    }
   } catch (const Error& e) {
     throw Error("capability " + vid + ": " + e.what());
   }
@@ -230,6 +281,7 @@ v1::AssignmentBody plan(const v1::Capability& capability, std::span<const Catalo
         out.set_estimator(plan.estimators[slot.candidate]);
         out.set_utilization(s.utilization);
         out.set_memory_mb(s.memory_mb);
+        out.set_trial(trial[a]);
         estimators.push_back(plan.estimators[slot.candidate]);
         continue;
       }

@@ -35,6 +35,8 @@ struct LatencyEstimate {
   double bound_ms = 0;  // conservative upper bound, >= point_ms
   std::string estimator;
   std::optional<double> energy_j;  // per call, when the estimator knows it
+  // Measured on this device kind (not predicted): such a model is never given as a trial.
+  bool measured = false;
 };
 
 // Estimates `entry` running a call of `batch` samples on the vehicle being planned. Returns
@@ -54,6 +56,9 @@ struct PlannerOptions {
   double runtime_overhead_mb = 64;  // per loaded model: interpreter, graph, allocator slack
   // Energy proxy when the estimator has none: the point latency at this constant power.
   double proxy_power_w = 5;
+  // Trials (see plan()): an application no model's bound serves may get an unmeasured model
+  // whose point estimate meets the deadline, so that the vehicle measures it.
+  bool trials = true;
 };
 
 // Memory a model needs while it runs calls of `batch` samples, in MB (1e6 bytes):
@@ -83,6 +88,16 @@ double ram_budget_mb(const v1::Device& device, const PlannerOptions& options = {
 // causes; and every other catalog model as a rejection (codes as in solver.h, plus "task"
 // and "estimator"), in catalog order. Throws fleetml::Error on malformed input (see
 // ram_budget_mb and solve(): negative figures, accuracy outside [0, 1], ...).
+//
+// Trials (options.trials): an estimate's bound must be conservative for a device kind that
+// has measured nothing, so such a vehicle may be left with no model although some would
+// meet the deadline. For each application left without a model, the vehicle is solved again
+// with that application restricted to candidates that are not `measured` and whose point
+// estimate meets the deadline (judged by the point) and every other application held to its
+// choice; a model found this way is assigned with `trial` set and a reason that says so. The
+// vehicle installs and benchmarks it like any other; its measured p95 then replaces the
+// estimate, so the next plan confirms it or drops it (and may try the next).
+
 v1::AssignmentBody plan(const v1::Capability& capability, std::span<const CatalogEntry> catalog,
                         const EstimateFn& estimate, const DownloadFn& download_seconds,
                         const v1::AssignmentBody* current, const PlannerOptions& options = {});

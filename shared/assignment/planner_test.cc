@@ -255,6 +255,59 @@ TEST(Planner, NoneFeasibleSaysWhyAndOtherAppsAreServed) {
   EXPECT_EQ(unestimated.estimator(), "");
 }
 
+// RPi 4 at 150 ms: mobilenet_v2's point is 136.4 ms but its bound 204.5 ms; nothing else is
+// under 150 ms even by its point.
+TEST(Planner, UnmeasuredModelWhosePointMeetsTheDeadlineIsATrial) {
+  v1::Capability c = vehicle("rpi4-003", 4.4);
+  c.mutable_applications(0)->set_deadline_ms(150);
+  const v1::AssignmentBody body = plan(c, catalog(), flops_estimator(4.4), one_mb_per_s, nullptr);
+  const v1::AppAssignment& app = body.applications(0);
+  EXPECT_EQ(app.model_id(), "mobilenet_v2");
+  EXPECT_TRUE(app.trial());
+  EXPECT_DOUBLE_EQ(app.predicted_bound_ms(), 600e6 / 4.4e9 * 1000 * 1.5);  // reported as is
+  EXPECT_THAT(app.reason(), StartsWith("trial: no model's bound meets the deadline of 150 ms; "
+                                       "mobilenet_v2 (point 136.4 ms, bound 204.5 ms)"));
+  EXPECT_EQ(app.rejected_size(), 5);
+  EXPECT_NEAR(body.utilization(), 2 * 0.1364, 1e-3);  // judged by its point
+
+  PlannerOptions no_trials;
+  no_trials.trials = false;
+  const auto off = plan(c, catalog(), flops_estimator(4.4), one_mb_per_s, nullptr, no_trials);
+  EXPECT_EQ(off.applications(0).model_id(), "");
+  EXPECT_FALSE(off.applications(0).trial());
+
+  // Once measured on this device kind, the measurement decides: no trial of that model.
+  const EstimateFn measured = [](const CatalogEntry& e,
+                                 std::uint32_t batch) -> std::optional<LatencyEstimate> {
+    auto estimate = flops_estimator(4.4)(e, batch);
+    estimate->measured = e.model_id == "mobilenet_v2";
+    return estimate;
+  };
+  const auto after = plan(c, catalog(), measured, one_mb_per_s, nullptr);
+  EXPECT_EQ(after.applications(0).model_id(), "");
+  EXPECT_THAT(after.applications(0).reason(), StartsWith("none feasible"));
+}
+
+TEST(Planner, TrialHoldsTheOtherApplicationsChoicesAndTheirBudget) {
+  v1::Capability c = vehicle("rpi4-004", 4.4);  // front-camera: mobilenet_v2, utilization 0.41
+  v1::Application* second = c.add_applications();
+  *second = c.applications(0);
+  second->set_id("rear-camera");
+  second->set_deadline_ms(150);
+  second->set_rate_hz(1);
+  const auto fits = plan(c, catalog(), flops_estimator(4.4), one_mb_per_s, nullptr);
+  EXPECT_EQ(fits.applications(0).model_id(), "mobilenet_v2");
+  EXPECT_FALSE(fits.applications(0).trial());
+  EXPECT_EQ(fits.applications(1).model_id(), "mobilenet_v2");
+  EXPECT_TRUE(fits.applications(1).trial());
+
+  second->set_rate_hz(4);  // 0.41 + 4 x 0.136 > 0.9: the trial would not fit beside it
+  const auto full = plan(c, catalog(), flops_estimator(4.4), one_mb_per_s, nullptr);
+  EXPECT_EQ(full.applications(0).model_id(), "mobilenet_v2");
+  EXPECT_EQ(full.applications(1).model_id(), "");
+  EXPECT_FALSE(full.applications(1).trial());
+}
+
 TEST(Planner, HysteresisFollowsTheCurrentAssignment) {
   v1::Capability c = vehicle("pc-004", 1664);
   v1::AssignmentBody current;

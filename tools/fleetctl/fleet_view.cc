@@ -136,7 +136,8 @@ std::string FleetView::table() const {
       }
       const std::string model = app.model_id().empty()
                                     ? "NONE FEASIBLE"
-                                    : app.model_id() + " v" + std::to_string(app.model_version());
+                                    : app.model_id() + " v" + std::to_string(app.model_version()) +
+                                          (app.trial() ? " TRIAL" : "");
       const std::string predicted =
           app.model_id().empty() ? "-" : format("%.1f", app.predicted_bound_ms());
       out += format("%-14s %-7s %-16s %-10s %8.0f %-18s %9s %9s %9s  %s\n", id.c_str(),
@@ -178,11 +179,12 @@ std::string explain(const v1::AssignmentBody& body) {
       out += "  chosen: none feasible\n";
     } else {
       out += format(
-          "  chosen: %s v%llu  top1 %.2f%%  predicted %.1f ms (bound %.1f ms, %s)  "
+          "  chosen: %s v%llu%s  top1 %.2f%%  predicted %.1f ms (bound %.1f ms, %s)  "
           "download %.1f s  utilization %.2f  memory %.0f MB\n",
           app.model_id().c_str(), static_cast<unsigned long long>(app.model_version()),
-          100 * app.accuracy(), app.predicted_point_ms(), app.predicted_bound_ms(),
-          app.estimator().c_str(), app.predicted_download_s(), app.utilization(), app.memory_mb());
+          app.trial() ? " (trial, to be measured)" : "", 100 * app.accuracy(),
+          app.predicted_point_ms(), app.predicted_bound_ms(), app.estimator().c_str(),
+          app.predicted_download_s(), app.utilization(), app.memory_mb());
     }
     if (!app.reason().empty()) out += "  why: " + app.reason() + "\n";
     if (app.rejected_size() > 0) out += "  rejected:\n";
