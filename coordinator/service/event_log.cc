@@ -33,7 +33,8 @@ bool EventLog::emit(std::string_view type, std::string_view vehicle_id, nlohmann
                                 {"type", type},
                                 {"vehicle", vehicle_id},
                                 {"detail", std::move(detail)}};
-  log::info("events", std::string(type), {{"vehicle", vehicle_id}, {"detail", event["detail"].dump()}});
+  log::info("events", std::string(type),
+            {{"vehicle", vehicle_id}, {"detail", event["detail"].dump()}});
   mqtt_.publish(topics_.events(), event.dump(), 1);
   return true;
 }

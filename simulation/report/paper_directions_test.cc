@@ -1,6 +1,7 @@
 // The papers' directions, checked on the zoo's real characterizations (<id>.profile.json
 // written by `fleetctl characterize --json` into $FLEETML_ZOO_DIR). Fails naming what is
-// missing when the zoo has not been exported and characterized. Label "zoo" (not "unit"): it depends on the exported zoo.
+// missing when the zoo has not been exported and characterized. Label "zoo" (not "unit"): it
+// depends on the exported zoo.
 
 #include <algorithm>
 #include <cctype>
@@ -47,8 +48,7 @@ class PaperDirections : public testing::Test {
     // model at 224, so its orderings are checked on a 224 characterization.
     models_[key("efficientnet_b2")] =
         characterization::characterize(dir / "efficientnet_b2.pt", {1, 3, 224, 224});
-    for (DeviceProfile& p :
-         load_device_profiles(test::source_dir() / "simulation" / "profiles")) {
+    for (DeviceProfile& p : load_device_profiles(test::source_dir() / "simulation" / "profiles")) {
       // DIGA and UFPel measured plain PyTorch execution.
       const std::string name = p.name;
       devices_.emplace(name, SimulatedDevice(std::move(p), false));
