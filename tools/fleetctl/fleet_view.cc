@@ -1,5 +1,6 @@
 #include "tools/fleetctl/fleet_view.h"
 
+#include <cmath>
 #include <cstdio>
 
 #include "shared/messages/json.h"
@@ -180,11 +181,15 @@ std::string explain(const v1::AssignmentBody& body) {
     } else {
       out += format(
           "  chosen: %s v%llu%s  top1 %.2f%%  predicted %.1f ms (bound %.1f ms, %s)  "
-          "download %.1f s  utilization %.2f  memory %.0f MB\n",
+          "download %s  utilization %.2f  memory %.0f MB\n",
           app.model_id().c_str(), static_cast<unsigned long long>(app.model_version()),
           app.trial() ? " (trial, to be measured)" : "", 100 * app.accuracy(),
           app.predicted_point_ms(), app.predicted_bound_ms(), app.estimator().c_str(),
-          app.predicted_download_s(), app.utilization(), app.memory_mb());
+          // Infinite until the vehicle reports link samples or a nominal rate.
+          std::isfinite(app.predicted_download_s())
+              ? format("%.1f s", app.predicted_download_s()).c_str()
+              : "unknown (no link figures yet)",
+          app.utilization(), app.memory_mb());
     }
     if (!app.reason().empty()) out += "  why: " + app.reason() + "\n";
     if (app.rejected_size() > 0) out += "  rejected:\n";

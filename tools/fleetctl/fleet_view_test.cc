@@ -1,5 +1,7 @@
 #include "tools/fleetctl/fleet_view.h"
 
+#include <limits>
+
 #include <gtest/gtest.h>
 
 namespace fleetml::fleetctl {
@@ -108,6 +110,15 @@ TEST(Explain, ListsChoiceAndEveryRejectionWithReason) {
   EXPECT_NE(text.find("bound 143.2 ms > deadline 100 ms"), std::string::npos) << text;
   EXPECT_NE(text.find("chosen: none feasible"), std::string::npos) << text;
   EXPECT_NE(text.find("no model meets 5 ms"), std::string::npos) << text;
+}
+
+TEST(Explain, SaysWhenADownloadTimeIsUnknownAndWhenAChoiceIsATrial) {
+  v1::AssignmentBody body = body_for("car-1");
+  body.mutable_applications(0)->set_predicted_download_s(std::numeric_limits<double>::infinity());
+  body.mutable_applications(0)->set_trial(true);
+  const std::string text = explain(body);
+  EXPECT_NE(text.find("download unknown (no link figures yet)"), std::string::npos) << text;
+  EXPECT_NE(text.find("chosen: resnet18 v2 (trial, to be measured)"), std::string::npos) << text;
 }
 
 }  // namespace
