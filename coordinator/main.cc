@@ -58,7 +58,13 @@ int run(const cli::Args& args) {
 
   std::signal(SIGINT, [](int) { stop_requested = true; });
   std::signal(SIGTERM, [](int) { stop_requested = true; });
-  service.start();
+  try {
+    service.start([] { return !stop_requested; });
+  } catch (const Error&) {
+    if (!stop_requested) throw;
+    log::info("coordinator", "stopped before the broker could be reached", {});
+    return 0;
+  }
   while (!stop_requested) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   log::info("coordinator", "stopping", {});
   service.stop();

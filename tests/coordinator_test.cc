@@ -22,6 +22,7 @@
 #include "simulation/device/device_profile.h"
 #include "simulation/device/simulated_device.h"
 #include "tests/support/camera_capability.h"
+#include "tests/support/child_process.h"
 #include "tests/support/coordinator_process.h"
 #include "tests/support/mosquitto_broker.h"
 #include "tests/support/mqtt_probe.h"
@@ -312,6 +313,39 @@ TEST_F(CoordinatorLoop, DeviceCorrectionsFittedFromReportsSurviveARestart) {
   };
   for (int i = 0; i < 100 && !restored(); ++i) std::this_thread::sleep_for(100ms);
   EXPECT_TRUE(restored()) << file::read(coordinator_.log_path());
+}
+
+// A coordinator started before its broker (service start order, a broker being restarted)
+// waits for it instead of exiting, then serves.
+TEST(CoordinatorStart, RetriesUntilItsBrokerIsUpThenServes) {
+  test::TestDir dir;
+  test::MosquittoBroker broker;
+  broker.stop();
+  test::ChildProcess keys(test::bin_path("fleetctl"),
+                          {"keys", "init", (dir.path() / "keys").string()});
+  const auto made = keys.wait(30s);
+  ASSERT_TRUE(made && made->success());
+  test::ChildProcess coordinator(
+      test::bin_path("fleet-coordinator"),
+      {"--broker", broker.uri(), "--data-dir", (dir.path() / "data").string(), "--keys",
+       (dir.path() / "keys").string()},
+      test::ChildProcess::Options{{}, dir.path() / "coordinator.log", {}});
+  const auto logged = [&](const std::string& what) {
+    return test::wait_until([&] { return coordinator.log().find(what) != std::string::npos; }, 40s,
+                            50ms);
+  };
+  ASSERT_TRUE(logged("broker unreachable, retrying")) << coordinator.log();
+  std::this_thread::sleep_for(2s);
+  ASSERT_TRUE(coordinator.running()) << coordinator.log();
+
+  broker.start();
+  ASSERT_TRUE(logged("coordinator started")) << coordinator.log();
+  test::ChildProcess list(test::bin_path("fleetctl"),
+                          {"models", "list", "--json", "--broker", broker.uri()});
+  const auto listed = list.wait(30s);
+  ASSERT_TRUE(listed);
+  EXPECT_TRUE(listed->success()) << listed->describe();
+  EXPECT_TRUE(coordinator.stop().success()) << coordinator.log();
 }
 
 }  // namespace

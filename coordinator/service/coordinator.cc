@@ -162,7 +162,31 @@ void Coordinator::load_state() {
              {"measurements", measurements}});
 }
 
-void Coordinator::start() {
+namespace {
+
+void connect_first(transport::MqttClient& client, std::chrono::milliseconds timeout,
+                   const std::function<bool()>& keep_trying) {
+  auto wait = std::chrono::milliseconds(1000);
+  while (true) {
+    try {
+      client.connect(timeout);
+      return;
+    } catch (const Error& e) {
+      if (!keep_trying || !keep_trying()) throw;
+      log::warn(kLog, "broker unreachable, retrying",
+                {{"error", e.what()}, {"retry_s", static_cast<double>(wait.count()) / 1000}});
+    }
+    for (auto slept = std::chrono::milliseconds(0); slept < wait && keep_trying();
+         slept += std::chrono::milliseconds(100)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    wait = std::min<std::chrono::milliseconds>(wait * 2, std::chrono::seconds(30));
+  }
+}
+
+}  // namespace
+
+void Coordinator::start(const std::function<bool()>& keep_trying) {
   stopping_ = false;
   load_state();
   auto handler = [this](const transport::Message& m) { on_message(m); };
@@ -181,8 +205,8 @@ void Coordinator::start() {
       log::warn(kLog, "broker connection lost", {{"reason", reason}});
     }
   });
-  control_->connect(options_.connect_timeout);
-  bulk_->connect(options_.connect_timeout);
+  connect_first(*control_, options_.connect_timeout, keep_trying);
+  connect_first(*bulk_, options_.connect_timeout, keep_trying);
   chunks_->start();
   threads_.emplace_back([this] { ingest_loop(); });
   threads_.emplace_back([this] { plan_loop(); });

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -76,10 +77,12 @@ class Coordinator {
   Coordinator(CoordinatorOptions options, const Clock& clock, LatencyModel& latency);
   ~Coordinator();
 
-  // Loads the fleet state from the database, connects (throws fleetml::Error with a one-line
-  // reason when the broker is unreachable), subscribes, starts the threads and re-plans every
-  // known vehicle (publishing only what changed).
-  void start();
+  // Loads the fleet state from the database, connects, subscribes, starts the threads and
+  // re-plans every known vehicle (publishing only what changed). When the broker is
+  // unreachable: with `keep_trying`, retries while it returns true (1 s doubling to 30 s, so a
+  // coordinator may start before its broker) and throws once it returns false; without,
+  // throws fleetml::Error with a one-line reason at once.
+  void start(const std::function<bool()>& keep_trying = nullptr);
   void stop();
 
   Stats stats() const;
