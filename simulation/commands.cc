@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "simulation/report/zoo.h"
+
 namespace fleetml::sim {
 namespace {
 
@@ -35,6 +37,16 @@ int print_result(const cli::Args& args, const nlohmann::json& json, const std::s
     std::printf("%s", text.c_str());
   }
   return 0;
+}
+
+void add_zoo_profiles_option(cli::Parser& parser) {
+  parser.option("models", "DIR",
+                "directory of <id>.profile.json characterizations (default: $FLEETML_ZOO_DIR or "
+                "~/.cache/fleetml/zoo)");
+}
+
+std::vector<model::ModelProfile> zoo_profiles(const cli::Args& args) {
+  return require_zoo_profiles(args.has("models") ? args.str("models") : "");
 }
 
 }  // namespace fleetml::sim

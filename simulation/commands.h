@@ -6,6 +6,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "shared/common/cli.h"
+#include "shared/model/model_profile.h"
 
 namespace fleetml::sim {
 
@@ -25,5 +26,11 @@ std::vector<cli::Command> registered_commands();
 
 // Prints a command's result on stdout: `json` (indented) with --json, else `text`. Returns 0.
 int print_result(const cli::Args& args, const nlohmann::json& json, const std::string& text);
+
+// --models DIR: the zoo's <id>.profile.json characterizations; zoo_profiles() loads them
+// (simulation/report/zoo.h, require_zoo_profiles: $FLEETML_ZOO_DIR or ~/.cache/fleetml/zoo
+// when the option is absent).
+void add_zoo_profiles_option(cli::Parser& parser);
+std::vector<model::ModelProfile> zoo_profiles(const cli::Args& args);
 
 }  // namespace fleetml::sim

@@ -17,8 +17,7 @@ int run(const cli::Args& args) {
   if (mode != "profile" && mode != "plain" && mode != "optimized") {
     throw cli::UsageError("--mode must be profile, plain or optimized");
   }
-  const std::vector<model::ModelProfile> models =
-      require_zoo_profiles(args.has("models") ? args.str("models") : "");
+  const std::vector<model::ModelProfile> models = zoo_profiles(args);
   std::vector<SimulatedDevice> devices;
   for (DeviceProfile& p : load_device_profiles(args.str("profiles"))) {
     if (mode == "profile") {
@@ -35,10 +34,8 @@ const CommandRegistration registration({
     "device-table",
     "simulated true latency of each zoo model on each device profile beside the FLOPs proxy",
     [](cli::Parser& p) {
-      p.option("models", "DIR",
-               "directory of <id>.profile.json characterizations (default: $FLEETML_ZOO_DIR or "
-               "~/.cache/fleetml/zoo)")
-          .option("profiles", "DIR", "device profiles", "simulation/profiles")
+      add_zoo_profiles_option(p);
+      p.option("profiles", "DIR", "device profiles", "simulation/profiles")
           .option("batch", "B", "samples per call", "1")
           .option("mode", "MODE",
                   "runtime mode: profile (each profile's), plain (as DIGA/UFPel measured) or "

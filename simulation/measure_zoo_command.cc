@@ -68,8 +68,7 @@ int run(const cli::Args& args) {
   const std::vector<int> batches = parse_batches(args.str("batches"));
   const std::int64_t repeats = args.integer("repeats");
   if (repeats < 1 || repeats > 100000) throw cli::UsageError("--repeats must be in [1, 100000]");
-  const std::vector<model::ModelProfile> models =
-      require_zoo_profiles(args.has("models") ? args.str("models") : "");
+  const std::vector<model::ModelProfile> models = zoo_profiles(args);
   const fs::path out_dir = args.str("out");
   fs::create_directories(out_dir);
   Rng rng(static_cast<std::uint64_t>(args.integer("seed")));
@@ -103,10 +102,8 @@ const CommandRegistration registration({
     "measure-zoo",
     "write the measurement set (CSV) each device profile's truth model produces for the zoo",
     [](cli::Parser& p) {
-      p.option("models", "DIR",
-               "directory of <id>.profile.json characterizations (default: $FLEETML_ZOO_DIR or "
-               "~/.cache/fleetml/zoo)")
-          .option("profiles", "DIR", "device profiles", "simulation/profiles")
+      add_zoo_profiles_option(p);
+      p.option("profiles", "DIR", "device profiles", "simulation/profiles")
           .option("out", "DIR", "where <profile>.csv go", "data/measurements/simulated")
           .option("batches", "LIST", "batch sizes, comma-separated", "1,4")
           .option("repeats", "N", "timed calls per benchmark", "50")
