@@ -35,7 +35,7 @@ int run(const cli::Args& args) {
   options.keys_dir =
       args.has("keys") ? std::filesystem::path(args.str("keys")) : options.data_dir / "keys";
   options.planner.utilization_cap = ranged(args, "utilization-cap", 0.01, 1);
-  options.planner.trials = !args.flag("no-trials");
+  options.planner.trials = args.flag("trials");
   options.planner.hysteresis = ranged(args, "hysteresis", 0, 1);
   options.assignment_ttl = std::chrono::seconds(
       static_cast<long long>(ranged(args, "assignment-ttl", 60, 365 * 86400.0)));
@@ -92,9 +92,9 @@ int main(int argc, char** argv) {
              "http://127.0.0.1:11434");
     p.option("llm-model", "NAME", "--estimator llm: model the server runs", "mistral");
     p.option("utilization-cap", "U", "share of a vehicle's compute unit models may use", "0.9");
-    p.flag("no-trials",
-           "never assign a model whose bound misses the deadline to get its first measurement "
-           "(docs/assignment.md, Trials)");
+    p.flag("trials",
+           "let an application no bound serves run a never-measured model whose point estimate "
+           "meets its deadline, flagged trial, until its measurement decides (docs/assignment.md)");
     p.option("hysteresis", "ACC", "top-1 gain needed to replace a still-feasible model", "0.01");
     p.option("assignment-ttl", "S", "assignment lifetime in seconds (refreshed at half-life)",
              "86400");

@@ -48,6 +48,10 @@ v1::Capability capability(const std::string& vehicle, const std::string& profile
 
 class CoordinatorLoop : public ::testing::Test {
  protected:
+  CoordinatorLoop() : CoordinatorLoop(std::vector<std::string>{}) {}
+  explicit CoordinatorLoop(std::vector<std::string> coordinator_args)
+      : coordinator_(broker_.uri(), dir_.path(), std::move(coordinator_args)) {}
+
   void SetUp() override {
     coordinator_.start();
     for (const auto& id : kModels) coordinator_.register_zoo_model(id);
@@ -88,9 +92,15 @@ class CoordinatorLoop : public ::testing::Test {
 
   test::TestDir dir_;
   test::MosquittoBroker broker_;
-  test::CoordinatorProcess coordinator_{broker_.uri(), dir_.path()};
+  test::CoordinatorProcess coordinator_;
   test::MqttProbe probe_{broker_.uri(), {kTopics.events()}};
   crypto::TrustedKeys keys_ = crypto::load_trusted_keys(coordinator_.trust_dir());
+};
+
+// A coordinator started with --trials (docs/assignment.md, "Trials").
+class CoordinatorLoopWithTrials : public CoordinatorLoop {
+ protected:
+  CoordinatorLoopWithTrials() : CoordinatorLoop({"--trials"}) {}
 };
 
 double flops_of(const std::string& model_id) {
@@ -99,13 +109,13 @@ double flops_of(const std::string& model_id) {
   return profile.at("flops").get<double>();
 }
 
-// Issue 3's 100 ms. An rpi4 that has measured nothing gets a bound 1.8x its point estimate (the
-// a-priori margin; docs/estimation.md), so the cheapest zoo model's bound (~113 ms) misses
-// 100 ms while its point does not: the rpi4 gets it as a trial, to be measured
-// (docs/assignment.md, "Trials"); the i9 gets a confirmed, more expensive model.
+// Issue 3's ordering, with the coordinator's defaults (bound <= deadline, SPEC). At the issue's
+// 100 ms an rpi4 that has measured nothing has no model: its bound is 1.8x the point estimate
+// (the a-priori margin, docs/estimation.md) and the cheapest zoo model's is ~113 ms. That case
+// is CoordinatorLoopWithTrials below; here the deadline is 150 ms.
 TEST_F(CoordinatorLoop, EachVehicleGetsARetainedSignedAssignmentAndTheRpi4ACheaperModel) {
-  publish_capability(capability("pc-1", "pc-i9", 100));
-  publish_capability(capability("pi-1", "rpi4", 100));
+  publish_capability(capability("pc-1", "pc-i9", 150));
+  publish_capability(capability("pi-1", "rpi4", 150));
   const auto pc = assignment("pc-1");
   const auto pi = assignment("pi-1");
   ASSERT_EQ(pc.applications_size(), 1);
@@ -116,16 +126,9 @@ TEST_F(CoordinatorLoop, EachVehicleGetsARetainedSignedAssignmentAndTheRpi4ACheap
   ASSERT_FALSE(pi_app.model_id().empty()) << pi_app.reason();
   EXPECT_LT(flops_of(pi_app.model_id()), flops_of(pc_app.model_id()))
       << "rpi4 got " << pi_app.model_id() << ", pc-i9 got " << pc_app.model_id();
-  EXPECT_FALSE(pc_app.trial());
-  EXPECT_LE(pc_app.predicted_bound_ms(), 100);
-  if (pi_app.trial()) {
-    EXPECT_LE(pi_app.predicted_point_ms(), 100);
-    EXPECT_GT(pi_app.predicted_bound_ms(), 100);
-    EXPECT_EQ(pi_app.reason().rfind("trial: ", 0), 0u) << pi_app.reason();
-  } else {
-    EXPECT_LE(pi_app.predicted_bound_ms(), 100);
-  }
   for (const auto* app : {&pc_app, &pi_app}) {
+    EXPECT_FALSE(app->trial());
+    EXPECT_LE(app->predicted_bound_ms(), 150);
     EXPECT_GE(app->predicted_bound_ms(), app->predicted_point_ms());
     EXPECT_GT(app->predicted_download_s(), 0);
     EXPECT_FALSE(app->estimator().empty());
@@ -313,6 +316,35 @@ TEST_F(CoordinatorLoop, DeviceCorrectionsFittedFromReportsSurviveARestart) {
   };
   for (int i = 0; i < 100 && !restored(); ++i) std::this_thread::sleep_for(100ms);
   EXPECT_TRUE(restored()) << file::read(coordinator_.log_path());
+}
+
+// At issue 3's 100 ms, with --trials: the rpi4's cheapest model misses by its bound but meets
+// by its point, so it gets that model as a trial, to be measured; the i9 a confirmed, more
+// expensive one.
+TEST_F(CoordinatorLoopWithTrials, AtTheSame100MsTheRpi4GetsACheaperModelAsATrial) {
+  publish_capability(capability("pc-1", "pc-i9", 100));
+  publish_capability(capability("pi-1", "rpi4", 100));
+  const auto pc = assignment("pc-1");
+  const auto pi = assignment("pi-1");
+  ASSERT_EQ(pc.applications_size(), 1);
+  ASSERT_EQ(pi.applications_size(), 1);
+  const auto& pc_app = pc.applications(0);
+  const auto& pi_app = pi.applications(0);
+  ASSERT_FALSE(pc_app.model_id().empty()) << pc_app.reason();
+  ASSERT_FALSE(pi_app.model_id().empty()) << pi_app.reason();
+  EXPECT_LT(flops_of(pi_app.model_id()), flops_of(pc_app.model_id()))
+      << "rpi4 got " << pi_app.model_id() << ", pc-i9 got " << pc_app.model_id();
+  EXPECT_FALSE(pc_app.trial());
+  EXPECT_LE(pc_app.predicted_bound_ms(), 100);
+  if (pi_app.trial()) {
+    EXPECT_LE(pi_app.predicted_point_ms(), 100);
+    EXPECT_GT(pi_app.predicted_bound_ms(), 100);
+    EXPECT_EQ(pi_app.reason().rfind("trial: ", 0), 0u) << pi_app.reason();
+  } else {
+    EXPECT_LE(pi_app.predicted_bound_ms(), 100);
+  }
+  const std::string why = coordinator_.fleetctl({"explain", "pi-1"});
+  EXPECT_NE(why.find("chosen: " + pi_app.model_id()), std::string::npos) << why;
 }
 
 // A coordinator started before its broker (service start order, a broker being restarted)

@@ -57,8 +57,9 @@ struct PlannerOptions {
   // Energy proxy when the estimator has none: the point latency at this constant power.
   double proxy_power_w = 5;
   // Trials (see plan()): an application no model's bound serves may get an unmeasured model
-  // whose point estimate meets the deadline, so that the vehicle measures it.
-  bool trials = true;
+  // whose point estimate meets the deadline, so that the vehicle measures it. Off by default:
+  // the product contract (SPEC) requires bound <= deadline, and a trial breaks that on purpose.
+  bool trials = false;
 };
 
 // Memory a model needs while it runs calls of `batch` samples, in MB (1e6 bytes):

@@ -260,7 +260,10 @@ TEST(Planner, NoneFeasibleSaysWhyAndOtherAppsAreServed) {
 TEST(Planner, UnmeasuredModelWhosePointMeetsTheDeadlineIsATrial) {
   v1::Capability c = vehicle("rpi4-003", 4.4);
   c.mutable_applications(0)->set_deadline_ms(150);
-  const v1::AssignmentBody body = plan(c, catalog(), flops_estimator(4.4), one_mb_per_s, nullptr);
+  PlannerOptions trials;
+  trials.trials = true;
+  const v1::AssignmentBody body =
+      plan(c, catalog(), flops_estimator(4.4), one_mb_per_s, nullptr, trials);
   const v1::AppAssignment& app = body.applications(0);
   EXPECT_EQ(app.model_id(), "mobilenet_v2");
   EXPECT_TRUE(app.trial());
@@ -270,9 +273,8 @@ TEST(Planner, UnmeasuredModelWhosePointMeetsTheDeadlineIsATrial) {
   EXPECT_EQ(app.rejected_size(), 5);
   EXPECT_NEAR(body.utilization(), 2 * 0.1364, 1e-3);  // judged by its point
 
-  PlannerOptions no_trials;
-  no_trials.trials = false;
-  const auto off = plan(c, catalog(), flops_estimator(4.4), one_mb_per_s, nullptr, no_trials);
+  // Off by default: the bound must meet the deadline.
+  const auto off = plan(c, catalog(), flops_estimator(4.4), one_mb_per_s, nullptr);
   EXPECT_EQ(off.applications(0).model_id(), "");
   EXPECT_FALSE(off.applications(0).trial());
 
@@ -283,7 +285,7 @@ TEST(Planner, UnmeasuredModelWhosePointMeetsTheDeadlineIsATrial) {
     estimate->measured = e.model_id == "mobilenet_v2";
     return estimate;
   };
-  const auto after = plan(c, catalog(), measured, one_mb_per_s, nullptr);
+  const auto after = plan(c, catalog(), measured, one_mb_per_s, nullptr, trials);
   EXPECT_EQ(after.applications(0).model_id(), "");
   EXPECT_THAT(after.applications(0).reason(), StartsWith("none feasible"));
 }
@@ -295,14 +297,16 @@ TEST(Planner, TrialHoldsTheOtherApplicationsChoicesAndTheirBudget) {
   second->set_id("rear-camera");
   second->set_deadline_ms(150);
   second->set_rate_hz(1);
-  const auto fits = plan(c, catalog(), flops_estimator(4.4), one_mb_per_s, nullptr);
+  PlannerOptions trials;
+  trials.trials = true;
+  const auto fits = plan(c, catalog(), flops_estimator(4.4), one_mb_per_s, nullptr, trials);
   EXPECT_EQ(fits.applications(0).model_id(), "mobilenet_v2");
   EXPECT_FALSE(fits.applications(0).trial());
   EXPECT_EQ(fits.applications(1).model_id(), "mobilenet_v2");
   EXPECT_TRUE(fits.applications(1).trial());
 
   second->set_rate_hz(4);  // 0.41 + 4 x 0.136 > 0.9: the trial would not fit beside it
-  const auto full = plan(c, catalog(), flops_estimator(4.4), one_mb_per_s, nullptr);
+  const auto full = plan(c, catalog(), flops_estimator(4.4), one_mb_per_s, nullptr, trials);
   EXPECT_EQ(full.applications(0).model_id(), "mobilenet_v2");
   EXPECT_EQ(full.applications(1).model_id(), "");
   EXPECT_FALSE(full.applications(1).trial());
