@@ -134,6 +134,15 @@ std::string FleetView::table() const {
       if (r != v.last_report.end() && r->second.model_id() == app.model_id() &&
           r->second.measurement().p95_ms() > 0) {
         measured = format("%.1f", r->second.measurement().p95_ms());
+      } else if (v.capability) {
+        // Reports are not retained; the retained capability carries the installed models'
+        // measurements, so a watch started later still shows them.
+        for (const v1::InstalledModel& m : v.capability->installed()) {
+          if (m.application_id() == app.application_id() && m.model_id() == app.model_id() &&
+              m.version() == app.model_version() && m.measurement().p95_ms() > 0) {
+            measured = format("%.1f", m.measurement().p95_ms());
+          }
+        }
       }
       const std::string model = app.model_id().empty()
                                     ? "NONE FEASIBLE"

@@ -66,6 +66,21 @@ TEST(FleetView, RowsPerApplicationWithPredictionMeasurementAndTransfer) {
   EXPECT_EQ(view.to_json()["car-1"]["assignment"]["applications"][0]["model_id"], "resnet18");
 }
 
+TEST(FleetView, MeasuredP95ComesFromTheRetainedCapabilityWhenNoReportWasSeen) {
+  FleetView view(kTopics);
+  const v1::AssignmentBody body = body_for("car-1");
+  ASSERT_TRUE(view.apply(kTopics.assignment("car-1"), signed_payload(body)));
+  v1::Capability cap;
+  v1::InstalledModel* m = cap.add_installed();
+  m->set_application_id(body.applications(0).application_id());
+  m->set_model_id(body.applications(0).model_id());
+  m->set_version(body.applications(0).model_version());
+  m->mutable_measurement()->set_p95_ms(77.25);
+  ASSERT_TRUE(view.apply(kTopics.capability("car-1"), cap.SerializeAsString()));
+  const std::string table = view.table();
+  EXPECT_NE(table.find("77.2"), std::string::npos) << table;
+}
+
 TEST(FleetView, ShowsAFailedInstallWithItsReason) {
   FleetView view(kTopics);
   ASSERT_TRUE(view.apply(kTopics.assignment("car-1"), signed_payload(body_for("car-1"))));
