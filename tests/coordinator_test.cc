@@ -63,6 +63,31 @@ class CoordinatorLoop : public ::testing::Test {
         {kTopics.capability(cap.vehicle_id()), cap.SerializeAsString(), 1, true, {}, {}});
   }
 
+  // Report{INSTALLED} of the vehicle's first application's model in `assignment`, measured at
+  // the capability's thread count (what a vehicle sends after installing it).
+  void publish_installed_report(const v1::Capability& cap, const v1::AssignmentBody& assignment,
+                                double p50_ms, double p95_ms) {
+    const v1::AppAssignment& app = assignment.applications(0);
+    v1::Report report;
+    report.set_vehicle_id(cap.vehicle_id());
+    report.set_seq(1);
+    report.set_sent_unix_ms(1);
+    report.set_kind(v1::Report::INSTALLED);
+    report.set_application_id(app.application_id());
+    report.set_model_id(app.model_id());
+    report.set_model_version(app.model_version());
+    report.set_assignment_seq(assignment.seq());
+    v1::Measurement* m = report.mutable_measurement();
+    m->set_p50_ms(p50_ms);
+    m->set_p95_ms(p95_ms);
+    m->set_mean_ms(p50_ms);
+    m->set_batch(1);
+    m->set_threads(cap.calibration().threads());
+    m->set_repeats(20);
+    probe_.client().publish_wait(
+        {kTopics.report(cap.vehicle_id()), report.SerializeAsString(), 1, false, {}, {}});
+  }
+
   // The retained assignment of `vehicle`, verified with the coordinator's public key, once it
   // satisfies `match`.
   v1::AssignmentBody assignment(
@@ -225,24 +250,7 @@ TEST_F(CoordinatorLoop, AMeasuredDeadlineMissIsAnEventAndTheVehicleIsReplanned) 
   const v1::AppAssignment chosen = first.applications(0);
   ASSERT_FALSE(chosen.model_id().empty()) << chosen.reason();
 
-  v1::Report report;
-  report.set_vehicle_id("pc-2");
-  report.set_seq(1);
-  report.set_sent_unix_ms(1);
-  report.set_kind(v1::Report::INSTALLED);
-  report.set_application_id("cam");
-  report.set_model_id(chosen.model_id());
-  report.set_model_version(chosen.model_version());
-  report.set_assignment_seq(first.seq());
-  v1::Measurement* m = report.mutable_measurement();
-  m->set_p50_ms(300);
-  m->set_p95_ms(400);
-  m->set_mean_ms(310);
-  m->set_batch(1);
-  m->set_threads(cap.calibration().threads());
-  m->set_repeats(20);
-  probe_.client().publish_wait(
-      {kTopics.report("pc-2"), report.SerializeAsString(), 1, false, {}, {}});
+  publish_installed_report(cap, first, 300, 400);
 
   const auto miss = event("deadline_miss", "pc-2");
   ASSERT_TRUE(miss) << "no deadline_miss event";
@@ -322,8 +330,9 @@ TEST_F(CoordinatorLoop, DeviceCorrectionsFittedFromReportsSurviveARestart) {
 // by its point, so it gets that model as a trial, to be measured; the i9 a confirmed, more
 // expensive one.
 TEST_F(CoordinatorLoopWithTrials, AtTheSame100MsTheRpi4GetsACheaperModelAsATrial) {
+  const v1::Capability pi_cap = capability("pi-1", "rpi4", 100);
   publish_capability(capability("pc-1", "pc-i9", 100));
-  publish_capability(capability("pi-1", "rpi4", 100));
+  publish_capability(pi_cap);
   const auto pc = assignment("pc-1");
   const auto pi = assignment("pi-1");
   ASSERT_EQ(pc.applications_size(), 1);
@@ -336,15 +345,26 @@ TEST_F(CoordinatorLoopWithTrials, AtTheSame100MsTheRpi4GetsACheaperModelAsATrial
       << "rpi4 got " << pi_app.model_id() << ", pc-i9 got " << pc_app.model_id();
   EXPECT_FALSE(pc_app.trial());
   EXPECT_LE(pc_app.predicted_bound_ms(), 100);
-  if (pi_app.trial()) {
-    EXPECT_LE(pi_app.predicted_point_ms(), 100);
-    EXPECT_GT(pi_app.predicted_bound_ms(), 100);
-    EXPECT_EQ(pi_app.reason().rfind("trial: ", 0), 0u) << pi_app.reason();
-  } else {
-    EXPECT_LE(pi_app.predicted_bound_ms(), 100);
-  }
   const std::string why = coordinator_.fleetctl({"explain", "pi-1"});
   EXPECT_NE(why.find("chosen: " + pi_app.model_id()), std::string::npos) << why;
+  if (!pi_app.trial()) {  // the estimate alone already meets the deadline
+    EXPECT_LE(pi_app.predicted_bound_ms(), 100);
+    return;
+  }
+  EXPECT_LE(pi_app.predicted_point_ms(), 100);
+  EXPECT_GT(pi_app.predicted_bound_ms(), 100);
+  EXPECT_EQ(pi_app.reason().rfind("trial: ", 0), 0u) << pi_app.reason();
+
+  // The vehicle's measurement within the deadline confirms it: same model, no longer a trial,
+  // planned with the measured p95.
+  publish_installed_report(pi_cap, pi, 45, 58.5);
+  const auto confirmed = assignment("pi-1", [&](const v1::AssignmentBody& b) {
+    return b.seq() > pi.seq() && b.applications_size() == 1 && !b.applications(0).trial();
+  });
+  ASSERT_EQ(confirmed.applications_size(), 1);
+  EXPECT_EQ(confirmed.applications(0).model_id(), pi_app.model_id());
+  EXPECT_EQ(confirmed.applications(0).estimator(), "measured");
+  EXPECT_DOUBLE_EQ(confirmed.applications(0).predicted_bound_ms(), 58.5);
 }
 
 // A coordinator started before its broker (service start order, a broker being restarted)

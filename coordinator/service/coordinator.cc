@@ -44,8 +44,9 @@ bool same_choices(const v1::AssignmentBody& a, const v1::AssignmentBody& b) {
   for (int i = 0; i < a.applications_size(); ++i) {
     const auto& x = a.applications(i);
     const auto& y = b.applications(i);
+    // A trial confirmed by its measurement is a change too: operators and the vehicle see it.
     if (x.application_id() != y.application_id() || x.model_id() != y.model_id() ||
-        x.model_version() != y.model_version()) {
+        x.model_version() != y.model_version() || x.trial() != y.trial()) {
       return false;
     }
   }
@@ -57,7 +58,8 @@ nlohmann::json choices(const v1::AssignmentBody& body) {
   for (const auto& app : body.applications()) {
     out[app.application_id()] = app.model_id().empty()
                                     ? "none"
-                                    : app.model_id() + " v" + std::to_string(app.model_version());
+                                    : app.model_id() + " v" + std::to_string(app.model_version()) +
+                                          (app.trial() ? " (trial)" : "");
   }
   return out;
 }
