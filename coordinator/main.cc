@@ -18,15 +18,6 @@ using namespace fleetml;
 
 std::atomic<bool> stop_requested{false};
 
-double ranged(const cli::Args& args, const char* name, double low, double high) {
-  const double value = args.num(name);
-  if (!(value >= low && value <= high)) {
-    throw cli::UsageError(std::string("--") + name + " must be in [" + std::to_string(low) + ", " +
-                          std::to_string(high) + "]");
-  }
-  return value;
-}
-
 int run(const cli::Args& args) {
   coordinator::CoordinatorOptions options;
   options.mqtt = transport::client_options(args, args.str("client-id"));
@@ -34,13 +25,13 @@ int run(const cli::Args& args) {
   options.data_dir = args.str("data-dir");
   options.keys_dir =
       args.has("keys") ? std::filesystem::path(args.str("keys")) : options.data_dir / "keys";
-  options.planner.utilization_cap = ranged(args, "utilization-cap", 0.01, 1);
+  options.planner.utilization_cap = args.num_in("utilization-cap", 0.01, 1);
   options.planner.trials = args.flag("trials");
-  options.planner.hysteresis = ranged(args, "hysteresis", 0, 1);
+  options.planner.hysteresis = args.num_in("hysteresis", 0, 1);
   options.assignment_ttl = std::chrono::seconds(
-      static_cast<long long>(ranged(args, "assignment-ttl", 60, 365 * 86400.0)));
+      static_cast<long long>(args.num_in("assignment-ttl", 60, 365 * 86400.0)));
   options.link_history =
-      std::chrono::seconds(static_cast<long long>(ranged(args, "link-history", 10, 86400)));
+      std::chrono::seconds(static_cast<long long>(args.num_in("link-history", 10, 86400)));
   if (!std::filesystem::exists(options.keys_dir / "release.key")) {
     throw Error("no signing keys in " + options.keys_dir.string() +
                 " (create them with: fleetctl keys init " + options.keys_dir.string() + ")");

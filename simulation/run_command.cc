@@ -42,20 +42,11 @@ fs::path make_temp_dir() {
   return pattern;
 }
 
-double ranged(const cli::Args& args, const std::string& name, double lo, double hi) {
-  const double v = args.num(name);
-  if (!(v >= lo && v <= hi)) {
-    throw cli::UsageError("--" + name + ": expected " + std::to_string(lo) + " to " +
-                          std::to_string(hi));
-  }
-  return v;
-}
-
 FleetOptions fleet_options(const cli::Args& args) {
   FleetOptions o;
-  o.vehicles = static_cast<std::size_t>(ranged(args, "vehicles", 1, 100000));
-  o.speed = ranged(args, "speed", 1e-3, 1e4);
-  o.duration_s = ranged(args, "duration", 1, 1e7);
+  o.vehicles = static_cast<std::size_t>(args.num_in("vehicles", 1, 100000));
+  o.speed = args.num_in("speed", 1e-3, 1e4);
+  o.duration_s = args.num_in("duration", 1, 1e7);
   const std::int64_t seed = args.integer("seed");
   if (seed < 0) throw cli::UsageError("--seed must be >= 0");
   o.seed = static_cast<std::uint64_t>(seed);
@@ -66,7 +57,7 @@ FleetOptions fleet_options(const cli::Args& args) {
                                .count();
   o.until_settled = args.flag("until-settled");
   o.trust_dir = args.str("trust");
-  o.window_blocks = static_cast<std::uint32_t>(ranged(args, "window", 1, 64));
+  o.window_blocks = static_cast<std::uint32_t>(args.num_in("window", 1, 64));
   try {
     o.mix = parse_mix(args.str("mix"));
     for (const std::string& spec : args.list("app")) {

@@ -43,6 +43,16 @@ double Args::num(std::string_view name) const {
   return value;
 }
 
+double Args::num_in(std::string_view name, double low, double high) const {
+  const double value = num(name);
+  if (!(value >= low && value <= high)) {
+    char range[96];
+    std::snprintf(range, sizeof range, ": expected %g to %g, got %g", low, high, value);
+    throw UsageError(dashed(name) + range);
+  }
+  return value;
+}
+
 std::int64_t Args::integer(std::string_view name) const {
   const std::string& text = str(name);
   std::int64_t value = 0;
@@ -258,8 +268,7 @@ void add_time_options(Parser& parser) {
 }
 
 std::unique_ptr<Clock> clock_from_args(const Args& args) {
-  const double speed = args.num("speed");
-  if (!(speed >= 1e-3 && speed <= 1e4)) throw UsageError("--speed: expected 0.001 to 10000");
+  const double speed = args.num_in("speed", 1e-3, 1e4);
   if (speed == 1 && !args.has("time-origin-ms")) return std::make_unique<SystemClock>();
   const auto origin = args.has("time-origin-ms")
                           ? std::chrono::system_clock::time_point(

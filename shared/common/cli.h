@@ -29,6 +29,8 @@ class Args {
   std::optional<std::string> maybe(std::string_view name) const;
   // Finite number; throws UsageError naming the option otherwise.
   double num(std::string_view name) const;
+  // num() within [low, high]; throws UsageError "--name: expected LOW to HIGH, got VALUE".
+  double num_in(std::string_view name, double low, double high) const;
   std::int64_t integer(std::string_view name) const;
   bool flag(std::string_view name) const;
   // Every value of a repeatable option, in order.

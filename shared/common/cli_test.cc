@@ -47,6 +47,13 @@ TEST(Args, ValidatesNumbers) {
   EXPECT_THROW(p.parse({"--deadline", "fast"}).num("deadline"), UsageError);
   EXPECT_THROW(p.parse({"--deadline", "nan"}).num("deadline"), UsageError);
   EXPECT_THROW(p.parse({"--count", "2.5"}).integer("count"), UsageError);
+  EXPECT_DOUBLE_EQ(p.parse({"--deadline", "0.5"}).num_in("deadline", 0.5, 1000), 0.5);
+  try {
+    p.parse({"--deadline", "2000"}).num_in("deadline", 0.5, 1000);
+    FAIL() << "out of range accepted";
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "--deadline: expected 0.5 to 1000, got 2000");
+  }
 }
 
 int run_with(const std::vector<Command>& commands, std::vector<std::string> words) {
