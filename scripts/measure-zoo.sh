@@ -132,7 +132,7 @@ run_quiet() {
   echo "$best_load $best"
 }
 
-HEADER=model_id,input_shape,batch,threads,optimized,arch,cpu_model,cores,clock_ghz,ram_gb,nominal_gflops,gpu_name,gpu_memory_gb,gpu_cores,gpu_clock_ghz,runtime,profile,gemm_gflops,conv_gflops,pointwise_conv_gflops,depthwise_conv_gflops,linear_gflops,memory_bandwidth_gbps,op_overhead_us,p50_ms,p95_ms,mean_ms,min_ms,peak_rss_mb,repeats,load1,foreign_cores,source,l2_cache_bytes,last_level_cache_bytes
+HEADER=model_id,input_shape,batch,threads,optimized,arch,cpu_model,cores,clock_ghz,ram_gb,nominal_gflops,gpu_name,gpu_memory_gb,gpu_cores,gpu_clock_ghz,runtime,profile,gemm_gflops,conv_gflops,pointwise_conv_gflops,depthwise_conv_gflops,linear_gflops,memory_bandwidth_gbps,op_overhead_us,p50_ms,p95_ms,mean_ms,min_ms,peak_rss_mb,repeats,load1,foreign_cores,source,l2_cache_bytes,last_level_cache_bytes,pool_gops
 [[ -s $OUT ]] || echo "$HEADER" >"$OUT"
 [[ $(head -1 "$OUT") == "$HEADER" ]] || { echo "measure-zoo: $OUT has other columns" >&2; exit 1; }
 
@@ -190,7 +190,7 @@ csv.writer(sys.stdout, lineterminator="\n").writerow([
                                "memory_bandwidth_gbps", "op_overhead_us")),
     *(f'{b[k]:.4f}' for k in ("p50_ms", "p95_ms", "mean_ms", "min_ms")),
     f'{b["peak_rss_mb"]:.1f}', b["repeats"], load1, foreign, c["source"],
-    d.get("l2_cache_bytes", 0), d.get("last_level_cache_bytes", 0)])
+    d.get("l2_cache_bytes", 0), d.get("last_level_cache_bytes", 0), f'{c.get("pool_gops", 0):.4g}'])
 EOF
         measured=$((measured + 1))
         p50=$(tail -1 "$OUT" | cut -d, -f25)

@@ -32,6 +32,7 @@ void print_table(const v1::Capability& cap) {
   std::printf("  linear         %8.2f GFLOPS\n", c.linear_gflops());
   std::printf("  memory         %8.2f GB/s\n", c.memory_bandwidth_gbps());
   std::printf("  op overhead    %8.2f us\n", c.op_overhead_us());
+  std::printf("  max pool 3x3   %8.2f G window elements/s\n", c.pool_gops());
 }
 
 int run_calibrate(const cli::Args& args) {

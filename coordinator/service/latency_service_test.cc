@@ -34,7 +34,7 @@ LatencyServiceOptions with(std::string estimator) {
 }
 
 double roofline_ms(const assignment::CatalogEntry& e, const v1::Capability& cap, int batch) {
-  return estimation::roofline_terms(e.profile, cap.calibration(), batch).total_ms();
+  return estimation::roofline_terms(e.profile, cap, batch).total_ms();
 }
 
 // What a vehicle of `cap`'s kind reports for `e`: `slowdown` x the plain roofline.

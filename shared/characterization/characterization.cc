@@ -12,6 +12,8 @@
 #include <torch/script.h>
 
 #include "shared/common/error.h"
+#include "shared/runtime/device_info.h"
+#include "shared/runtime/optimize.h"
 #include "shared/runtime/torch_error.h"
 
 namespace fleetml::characterization {
@@ -42,9 +44,11 @@ bool is_matrix_product(const std::string& base) {
   return is_one_of(base, {"linear", "addmm", "mm", "matmul", "bmm", "baddbmm"});
 }
 
-// Ops that return their input or a view of it: no data moves.
+// Ops that return their input or a view of it, or only allocate: no data moves.
 bool moves_no_data(const std::string& base) {
-  return is_one_of(base, {"view",          "reshape",
+  return is_one_of(base, {"empty",         "empty_like",
+                          "empty_strided", "as_strided",
+                          "view",          "reshape",
                           "flatten",       "squeeze",
                           "unsqueeze",     "permute",
                           "transpose",     "t",
@@ -89,14 +93,20 @@ std::int64_t bytes_of(const at::Tensor& t) {
   return t.is_sparse() ? 0 : static_cast<std::int64_t>(t.nbytes());
 }
 
-std::int64_t int_arg(c10::ArrayRef<const c10::IValue> in, std::size_t i) {
+// Argument i as an integer, or element `element` of an integer list (its last element when
+// shorter: [3] means 3 x 3); 0 when absent or of another type.
+std::int64_t int_arg(c10::ArrayRef<const c10::IValue> in, std::size_t i, std::size_t element = 0) {
   if (i >= in.size()) return 0;
   if (in[i].isInt()) return in[i].toInt();
   if (in[i].isIntList()) {
     const auto list = in[i].toIntVector();
-    return list.empty() ? 0 : list.front();
+    return list.empty() ? 0 : list[std::min(element, list.size() - 1)];
   }
   return 0;
+}
+
+bool is_windowed_pool(const std::string& base) {
+  return base.find("pool") != std::string::npos && !base.starts_with("adaptive");
 }
 
 // What one top-level operator call looked like. Filled in two steps: inputs when it starts
@@ -124,6 +134,12 @@ class Recorder {
       // groups at 6; convolution: (..., transposed, output_padding, groups) at 8.
       current_.layer.stride = int_arg(inputs, 3);
       current_.layer.groups = int_arg(inputs, base == "convolution" ? 8 : 6);
+    } else if (is_windowed_pool(base)) {
+      // {max,avg}_pool{1,2,3}d(input, kernel_size, stride, ...); stride defaults to the kernel.
+      current_.layer.kernel_h = int_arg(inputs, 1);
+      current_.layer.kernel_w = int_arg(inputs, 1, 1);
+      current_.layer.stride = int_arg(inputs, 2);
+      if (current_.layer.stride == 0) current_.layer.stride = current_.layer.kernel_h;
     }
   }
 
@@ -203,6 +219,17 @@ class Recorder {
       const std::size_t a = (base == "addmm" || base == "baddbmm") ? 1 : 0;
       if (in.size() > a && !in[a].empty()) l.macs = out_elements * in[a].back();
       if (!current_.weight_shapes.empty()) l.op = std::string(op::kLinear);
+    } else if (l.op == op::kPool && l.kernel_h == 0 && !current_.activation_shapes.empty() &&
+               current_.activation_shapes.front().size() == 4) {
+      // Adaptive pools and mean over the spatial dimensions: the window each output covers.
+      const model::Shape& x = current_.activation_shapes.front();
+      const model::Shape& y = l.output_shape;
+      const auto window = [](std::int64_t in, std::int64_t out) {
+        return out > 0 ? (in + out - 1) / out : in;
+      };
+      const bool spatial = y.size() == 4;
+      l.kernel_h = window(x[2], spatial ? y[2] : 1);
+      l.kernel_w = window(x[3], spatial ? y[3] : 1);
     }
     if (moves_no_data(base)) return;  // bytes_moved stays 0; no new activation either
     const std::int64_t activation_bytes = current_.activation_in_bytes + out_bytes;
@@ -251,6 +278,43 @@ class Recording {
   at::CallbackHandle handle_;
 };
 
+// Forward-pass errors as one-line fleetml::Errors naming the file and the input shape.
+template <typename F>
+void forward_or_throw(const std::string& where, const model::Shape& input, F&& run) {
+  try {
+    run();
+  } catch (const c10::Error& e) {
+    throw Error(where + ": forward pass on " + model::format_shape(input) +
+                " failed: " + runtime::one_line_error(e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    throw Error(where + ": forward pass on " + model::format_shape(input) +
+                " failed: " + runtime::one_line_error(e.what()));
+  }
+}
+
+// The operators of the module frozen and optimized as the runtime does it, other than
+// convolutions and matrix products (oneDNN's convolutions are JIT operators that
+// RecordFunction does not see; the unoptimized pass has every MAC already). Recorded on the
+// third call, once the profiling executor has settled on its plan.
+std::vector<model::Layer> optimized_operators(const torch::jit::Module& module,
+                                              const at::Tensor& zeros) {
+  torch::jit::Module optimized = runtime::optimize_for_inference(module);
+  for (int i = 0; i < 2; ++i) optimized.forward({zeros});
+  const std::unordered_set<const void*> no_weights;  // frozen: weights are constants
+  Recorder recorder(no_weights);
+  {
+    Recording recording(recorder);
+    optimized.forward({zeros});
+  }
+  std::vector<model::Layer> layers = recorder.take_layers();
+  // Also dropped: oneDNN convolutions' output allocations, which the convolution's own
+  // costs cover.
+  std::erase_if(layers, [](const model::Layer& l) {
+    return model::is_mac_layer(l) || base_name(l.aten).starts_with("empty");
+  });
+  return layers;
+}
+
 }  // namespace
 
 model::ModelProfile characterize(const std::filesystem::path& file, const model::Shape& input) {
@@ -284,27 +348,25 @@ model::ModelProfile characterize(const std::filesystem::path& file, const model:
   }
 
   Recorder recorder(weights);
-  {
-    torch::NoGradGuard no_grad;
-    const at::Tensor zeros = torch::zeros(input);
-    try {
-      // The graph as written, inlined, run by the interpreter itself: the graph executor
-      // would rewrite it first (e.g. addmm into mm + add) and count different operators.
-      std::shared_ptr<torch::jit::Graph> graph = module.get_method("forward").graph()->copy();
-      torch::jit::Inline(*graph);
-      const torch::jit::Code code(graph, "forward");
-      torch::jit::Stack stack{module._ivalue(), zeros};
-      Recording recording(recorder);
-      torch::jit::InterpreterState(code).run(stack);
-    } catch (const c10::Error& e) {
-      throw Error(where + ": forward pass on " + model::format_shape(input) +
-                  " failed: " + runtime::one_line_error(e.what_without_backtrace()));
-    } catch (const std::exception& e) {
-      throw Error(where + ": forward pass on " + model::format_shape(input) +
-                  " failed: " + runtime::one_line_error(e.what()));
-    }
-  }
+  torch::NoGradGuard no_grad;
+  const at::Tensor zeros = torch::zeros(input);
+  forward_or_throw(where, input, [&] {
+    // The graph as written, inlined, run by the interpreter itself: the graph executor
+    // would rewrite it first (e.g. addmm into mm + add) and count different operators.
+    std::shared_ptr<torch::jit::Graph> graph = module.get_method("forward").graph()->copy();
+    torch::jit::Inline(*graph);
+    const torch::jit::Code code(graph, "forward");
+    torch::jit::Stack stack{module._ivalue(), zeros};
+    Recording recording(recorder);
+    torch::jit::InterpreterState(code).run(stack);
+  });
   profile.layers = recorder.take_layers();
+  if (at::hasMKLDNN()) {
+    forward_or_throw(where, input, [&] {
+      profile.optimized.layers = optimized_operators(module, zeros);
+      profile.optimized.arch = runtime::detect_device().arch();
+    });
+  }
   profile.peak_activation_bytes = recorder.peak_activation_bytes();
   for (const model::Layer& l : profile.layers) {
     profile.macs += l.macs;

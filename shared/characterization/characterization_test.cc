@@ -2,8 +2,10 @@
 
 #include <fstream>
 
+#include <ATen/Context.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "shared/common/error.h"
 #include "shared/runtime/test_modules.h"
@@ -166,7 +168,65 @@ TEST_F(CharacterizationTest, CatAndPoolKinds) {
   EXPECT_EQ(p.layers[0].input_shapes.size(), 2u);
   EXPECT_EQ(p.layers[0].output_shape, (model::Shape{1, 4, 4, 4}));
   EXPECT_EQ(p.layers[1].op, model::op::kPool);
+  // An adaptive pool's window: what one output covers.
+  EXPECT_EQ(p.layers[1].kernel_h, 4);
+  EXPECT_EQ(p.layers[1].kernel_w, 4);
   EXPECT_EQ(p.params, 0);
+}
+
+TEST_F(CharacterizationTest, PoolWindowsAndStrides) {
+  const auto file = save("pools", {},
+                         "def forward(self, x):\n"
+                         "  y = torch.max_pool2d(x, [3, 3], [2, 2], [1, 1])\n"
+                         "  z = torch.avg_pool2d(y, [2, 2])\n"
+                         "  return torch.adaptive_avg_pool2d(z, [2, 3])\n");
+  const model::ModelProfile p = characterize(file, {1, 2, 16, 24});
+  ASSERT_EQ(p.layers.size(), 3u);
+  EXPECT_EQ(p.layers[0].output_shape, (model::Shape{1, 2, 8, 12}));
+  EXPECT_EQ(p.layers[0].kernel_h, 3);
+  EXPECT_EQ(p.layers[0].kernel_w, 3);
+  EXPECT_EQ(p.layers[0].stride, 2);
+  // No stride given: it is the kernel.
+  EXPECT_EQ(p.layers[1].kernel_h, 2);
+  EXPECT_EQ(p.layers[1].stride, 2);
+  // 4 x 6 -> 2 x 3: each output covers 2 x 2.
+  EXPECT_EQ(p.layers[2].kernel_h, 2);
+  EXPECT_EQ(p.layers[2].kernel_w, 2);
+  // The windows survive the JSON round trip.
+  EXPECT_EQ(model::profile_from_json(model::to_json(p)), p);
+}
+
+TEST_F(CharacterizationTest, RecordsWhatTheOptimizedModuleRuns) {
+  if (!at::hasMKLDNN()) GTEST_SKIP() << "this LibTorch has no oneDNN: no optimized graph";
+  // conv -> BN -> SiLU -> + input: freezing folds the BN into the conv; oneDNN runs the conv,
+  // and SiLU (which it does not support here) needs the activation converted back to dense.
+  const auto file = save("cbs",
+                         {{"w", {8, 8, 3, 3}},
+                          {"b", {8}},
+                          {"g", {8}, 1.0f},
+                          {"beta", {8}, 0.0f},
+                          {"mean", {8}, 0.0f, true},
+                          {"var", {8}, 1.0f, true}},
+                         "def forward(self, x):\n"
+                         "  y = torch.conv2d(x, self.w, self.b, [1, 1], [1, 1])\n"
+                         "  y = torch.batch_norm(y, self.g, self.beta, self.mean, self.var, "
+                         "False, 0.1, 1e-5, False)\n"
+                         "  return torch.silu(y) + x\n");
+  const model::ModelProfile p = characterize(file, {1, 8, 16, 16});
+  ASSERT_EQ(p.layers.size(), 4u);  // conv, batch_norm, silu, add as written
+  EXPECT_FALSE(p.optimized.arch.empty());
+  std::vector<std::string> atens;
+  for (const model::Layer& l : p.optimized.layers) {
+    EXPECT_FALSE(model::is_mac_layer(l)) << l.aten;  // MACs come from `layers`
+    EXPECT_NE(l.op, model::op::kBatchNorm) << "folded into the conv";
+    atens.push_back(l.aten);
+  }
+  EXPECT_THAT(atens, ::testing::Contains(HasSubstr("silu")));
+  EXPECT_THAT(atens, ::testing::Contains(HasSubstr("to_dense")));
+  const auto calls = model::optimized_calls(p, p.optimized.arch);
+  ASSERT_TRUE(calls.has_value());
+  EXPECT_EQ(calls->size(), 1 + p.optimized.layers.size());
+  EXPECT_FALSE(model::optimized_calls(p, "not-" + p.optimized.arch).has_value());
 }
 
 TEST_F(CharacterizationTest, MissingFileNamesThePath) {

@@ -160,6 +160,8 @@ DeviceCorrections corrections_from_json(const nlohmann::json& j) {
   const nlohmann::json& factors = need(j, "factors");
   for (std::size_t k = 0; k < N; ++k) {
     const std::string name(term_name(static_cast<Term>(k)));
+    // A term added after these corrections were saved stays uncorrected until the next fit.
+    if (!factors.is_object() || !factors.contains(name)) continue;
     c.factors[k] = number(factors, name);
     if (!(c.factors[k] > 0)) throw Error("device corrections: factor " + name + " must be > 0");
   }
@@ -187,8 +189,7 @@ DeviceCorrections fit_corrections(std::span<const Sample> samples,
                   device_key(s.capability) + ")");
     }
     if (!s.model) throw Error("adaptation: measurement of " + s.model_id + " has no profile");
-    const RooflineTerms t =
-        roofline_terms(*s.model, s.capability.calibration(), s.batch, options.roofline);
+    const RooflineTerms t = roofline_terms(*s.model, s.capability, s.batch, options.roofline);
     rows.push_back({t.ms, std::log(s.p50_ms), std::log(s.p95_ms), &s.model_id});
     models.insert(s.model_id);
   }

@@ -32,7 +32,7 @@ std::vector<Sample> measure(const std::array<double, kTermCount>& truth,
 
 // Conv work runs 1.6x slower than calibrated and memory-bound work 0.6x: the kind of
 // deviation adaptation is for.
-constexpr std::array<double, kTermCount> kTruth = {1.6, 1, 1, 1, 0.6, 1, 1, 1, 1};
+constexpr std::array<double, kTermCount> kTruth = {1.6, 1, 1, 1, 0.6, 1, 1, 1, 1, 1};
 
 TEST(Adaptation, RecoversAKnownFactorFromSyntheticMeasurements) {
   const DeviceCorrections c = fit_corrections(measure(kTruth, {0, 1, 2, 3, 4, 5, 6, 7}));
@@ -51,7 +51,7 @@ TEST(Adaptation, ImprovesPredictionsOfModelsItHasNotSeen) {
   const std::vector<Sample> unseen = measure(kTruth, {8, 9, 10});
   const DeviceCorrections c = fit_corrections(train);
   for (const Sample& s : unseen) {
-    const RooflineTerms t = roofline_terms(*s.model, s.capability.calibration(), s.batch);
+    const RooflineTerms t = roofline_terms(*s.model, s.capability, s.batch);
     const double before = std::abs(std::log(t.total_ms() / s.p50_ms));
     const double after = std::abs(std::log(corrected_ms(t, c) / s.p50_ms));
     EXPECT_LT(after, 0.05) << s.model_id << " batch " << s.batch;
@@ -107,6 +107,13 @@ TEST(Adaptation, CorrectionsRoundTripThroughJson) {
   bad = j;
   bad.erase("factors");
   EXPECT_THROW(corrections_from_json(bad), Error);
+
+  // Corrections saved before a term existed load with that term uncorrected.
+  nlohmann::json older = j;
+  older["factors"].erase("pool");
+  const DeviceCorrections restored = corrections_from_json(older);
+  EXPECT_DOUBLE_EQ(restored.factor(Term::kPool), 1.0);
+  EXPECT_DOUBLE_EQ(restored.factor(Term::kConv), c.factor(Term::kConv));
 }
 
 TEST(Adaptation, RejectsMixedDevicesAndMissingProfiles) {

@@ -27,7 +27,7 @@ std::vector<Sample> measurement_set() {
       s.capability = cap;
       DeviceCorrections c;
       c.factors[static_cast<std::size_t>(Term::kConv)] = 1.5;
-      s.p50_ms = corrected_ms(roofline_terms(*s.model, cap.calibration(), 1), c);
+      s.p50_ms = corrected_ms(roofline_terms(*s.model, cap, 1), c);
       s.p95_ms = 1.1 * s.p50_ms;
       samples.push_back(s);
     }

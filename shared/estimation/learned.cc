@@ -57,7 +57,7 @@ struct Rows {
 
 double roofline_log_ms(const model::ModelProfile& m, const v1::Capability& c, int batch,
                        const RooflineOptions& o) {
-  return std::log(roofline_terms(m, c.calibration(), batch, o).total_ms());
+  return std::log(roofline_terms(m, c, batch, o).total_ms());
 }
 
 }  // namespace

@@ -40,8 +40,7 @@ TEST(Learned, FeaturesHaveTheirNamesAndMarkMissingNominalGflops) {
   v1::Capability cap = device();
   std::vector<float> f = features(m, cap, 4);
   ASSERT_EQ(f.size(), feature_names().size());
-  EXPECT_FLOAT_EQ(
-      f.back(), static_cast<float>(std::log10(roofline_terms(m, cap.calibration(), 4).total_ms())));
+  EXPECT_FLOAT_EQ(f.back(), static_cast<float>(std::log10(roofline_terms(m, cap, 4).total_ms())));
   cap.mutable_device()->set_nominal_gflops(0);
   f = features(m, cap, 4);
   const auto nominal =
@@ -58,8 +57,8 @@ TEST(Learned, PredictsUnseenModelsOfKnownDevicesCloserThanTheRoofline) {
   for (const Sample& s : fleet({8, 9, 10})) {
     learned_error +=
         std::abs(std::log(model->predict_ms(*s.model, s.capability, s.batch) / s.p50_ms));
-    roofline_error += std::abs(std::log(
-        roofline_terms(*s.model, s.capability.calibration(), s.batch).total_ms() / s.p50_ms));
+    roofline_error +=
+        std::abs(std::log(roofline_terms(*s.model, s.capability, s.batch).total_ms() / s.p50_ms));
   }
   EXPECT_LT(learned_error, roofline_error / 2);
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "shared/estimation/adaptation.h"
 #include "shared/estimation/stats.h"
@@ -37,6 +38,7 @@ double positive_rate(double v, const char* name) {
 
 struct Rates {
   double conv, pointwise, depthwise, linear, gemm, bandwidth, overhead_s;
+  double pool;  // window elements per second; 0: not calibrated
 };
 
 Rates rates_of(const v1::Calibration& c) {
@@ -46,7 +48,8 @@ Rates rates_of(const v1::Calibration& c) {
           positive_rate(c.linear_gflops(), "linear_gflops") * 1e9,
           positive_rate(c.gemm_gflops(), "gemm_gflops") * 1e9,
           positive_rate(c.memory_bandwidth_gbps(), "memory_bandwidth_gbps") * 1e9,
-          positive_rate(c.op_overhead_us(), "op_overhead_us") * 1e-6};
+          positive_rate(c.op_overhead_us(), "op_overhead_us") * 1e-6,
+          c.pool_gops() > 0 && std::isfinite(c.pool_gops()) ? c.pool_gops() * 1e9 : 0.0};
 }
 
 // Grouped convolutions: between depthwise (K = 9) and dense (K = 576) in log rate over log K.
@@ -59,6 +62,18 @@ double grouped_rate(const model::Layer& l, const Rates& r) {
       std::log(reduction / kDepthwiseReduction) / std::log(kDenseReduction / kDepthwiseReduction),
       0.0, 1.0);
   return std::exp(std::log(r.depthwise) + f * (std::log(r.conv) - std::log(r.depthwise)));
+}
+
+// Input elements each pool output reads, summed over outputs (batch 1).
+double pool_window_elements(const model::Layer& l) {
+  if (l.kernel_h > 0) {
+    return static_cast<double>(model::element_count(l.output_shape)) *
+           static_cast<double>(l.kernel_h) *
+           static_cast<double>(std::max<std::int64_t>(l.kernel_w, 1));
+  }
+  // A characterization without the window: each input read once.
+  return l.input_shapes.empty() ? 0.0
+                                : static_cast<double>(model::element_count(l.input_shapes.front()));
 }
 
 }  // namespace
@@ -83,6 +98,8 @@ std::string_view term_name(Term term) {
       return "layer_overhead";
     case Term::kSmallLayer:
       return "small_layer";
+    case Term::kPool:
+      return "pool";
   }
   return "?";
 }
@@ -93,16 +110,28 @@ double RooflineTerms::total_ms() const {
   return sum;
 }
 
-RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Calibration& c, int batch,
-                             const RooflineOptions& options) {
+RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Capability& capability,
+                             int batch, const RooflineOptions& options) {
   check_batch("roofline", batch);
+  const v1::Calibration& c = capability.calibration();
   const Rates r = rates_of(c);
   const double b = batch;
   RooflineTerms t;
+  // In optimized mode, the recorded optimized graph when it was recorded on this
+  // architecture; else the model's layers under the folding rules (exact = false).
+  std::optional<std::vector<const model::Layer*>> calls;
+  if (c.optimized()) calls = model::optimized_calls(model, capability.device().arch());
+  t.exact_graph = calls.has_value();
+  if (!calls) {
+    calls.emplace();
+    for (const model::Layer& l : model.layers) calls->push_back(&l);
+  }
+  const bool fold = c.optimized() && !t.exact_graph;
   bool after_conv = false;  // the previous costed layer was a conv (or a BN folded into one)
-  for (const model::Layer& l : model.layers) {
+  for (const model::Layer* layer : *calls) {
+    const model::Layer& l = *layer;
     const Kind kind = kind_of(l);
-    if (c.optimized() && after_conv && (l.op == op::kBatchNorm || l.op == op::kActivation)) {
+    if (fold && after_conv && (l.op == op::kBatchNorm || l.op == op::kActivation)) {
       ++t.fused;
       after_conv = l.op == op::kBatchNorm;  // conv -> BN -> activation fuses both
       continue;
@@ -154,6 +183,9 @@ RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Calibra
       t[Term::kLayerOverhead] += options.layer_overhead_ops * r.overhead_s * 1e3;
     } else if (kind == Kind::kLinear) {
       compute_s = std::max(flops / r.linear, flops * b / r.gemm);
+    } else if (l.op == op::kPool && r.pool > 0) {
+      compute_s = pool_window_elements(l) * b / r.pool;
+      term = Term::kPool;
     }
     if (compute_s >= memory_s) {
       t[term] += compute_s * 1e3;
@@ -192,8 +224,7 @@ Estimate RooflineEstimator::estimate(const Query& query) const {
 
 Estimate RooflineEstimator::estimate_with(const Query& query,
                                           const DeviceCorrections* corrections) const {
-  const RooflineTerms terms =
-      roofline_terms(query.model, query.capability.calibration(), query.batch, options_);
+  const RooflineTerms terms = roofline_terms(query.model, query.capability, query.batch, options_);
   double point = terms.total_ms();
   double margin = bound_log_margin({}, options_);
   char basis[256];

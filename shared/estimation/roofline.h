@@ -25,16 +25,18 @@ enum class Term : std::size_t {
   kCallOverhead,   // fixed cost of one forward() call
   kLayerOverhead,  // setup cost of every convolution / matmul call beyond a plain dispatch
   kSmallLayer,     // what a convolution / matmul loses to having too few outputs to fill its tiles
+  kPool,           // pooling windows walked element by element (when that, not memory, binds)
 };
-inline constexpr std::size_t kTermCount = 9;
-// "conv", "pointwise", ..., "call_overhead", "layer_overhead", "small_layer"
+inline constexpr std::size_t kTermCount = 10;
+// "conv", "pointwise", ..., "call_overhead", "layer_overhead", "small_layer", "pool"
 std::string_view term_name(Term term);
 
 // One forward() call's predicted time, split by Term, in ms.
 struct RooflineTerms {
   std::array<double, kTermCount> ms{};
-  int ops = 0;    // operator calls costed
-  int fused = 0;  // BN/activation folded into the preceding convolution (optimized mode)
+  int ops = 0;               // operator calls costed
+  int fused = 0;             // BN/activation folded into the preceding convolution (folding rules)
+  bool exact_graph = false;  // optimized mode costed on the recorded optimized graph
 
   double total_ms() const;
   double& operator[](Term t) { return ms[static_cast<std::size_t>(t)]; }
@@ -65,8 +67,9 @@ struct RooflineOptions {
   double quantile = 0.95;
 };
 
-// Per-layer roofline of `model` on a device with calibration `c` (rates measured in the
-// configuration the model runs in: threads and mode) for one call on `batch` samples:
+// Per-layer roofline of `model` on `capability`'s device with its calibration `c` (rates
+// measured in the configuration the model runs in: threads and mode) for one call on `batch`
+// samples:
 //  - compute: 2 x MACs x batch / rate of the layer's kind: conv_gflops (dense k x k),
 //    pointwise_conv_gflops (1 x 1), depthwise_conv_gflops, grouped convs at a rate
 //    interpolated in log between depthwise (reduction depth 9) and dense (576, the
@@ -75,6 +78,10 @@ struct RooflineOptions {
 //    2 x MACs x batch / gemm_gflops);
 //  - memory: (activation bytes x batch + weight bytes) / memory_bandwidth_gbps (linear layers:
 //    activations only, their weight streaming being what linear_gflops measures);
+//  - pools, when the calibration has pool_gops: window elements (outputs x kernel area) x
+//    batch / pool_gops on the compute side, kPool (a 3 x 3 max pool reads each input 9 times
+//    from cache, far slower than streaming it: GoogLeNet's pools are ~20% of its time on
+//    this machine); without pool_gops pools are memory traffic only;
 //  - layer = max(compute, memory), attributed to the binding side's Term; views and
 //    data-free ops (flatten, dropout) cost only their dispatch;
 //  - plus op_overhead_us per operator and call_overhead_ops x op_overhead_us per call;
@@ -82,11 +89,14 @@ struct RooflineOptions {
 //    what linear_gflops measured): layer_overhead_ops x op_overhead_us (kLayerOverhead) and
 //    2 x K x parallel_half_outputs / rate of its kind (kSmallLayer), K = MACs per output
 //    element; neither grows with the batch;
-//  - when c.optimized(): a batch_norm right after a convolution is folded into it and an
-//    activation right after one (or after the folded BN) is fused: both cost nothing.
+//  - when c.optimized(): the calls the optimized module really makes when the profile has its
+//    optimized graph recorded on the device's architecture (model::optimized_calls: oneDNN's
+//    layout conversions, unfolded activations and normalizations cost what they move);
+//    otherwise folding rules: a batch_norm right after a convolution is folded into it and
+//    an activation right after one (or after the folded BN) is fused: both cost nothing.
 // Throws fleetml::Error when batch < 1 or a rate in `c` is not positive.
-RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Calibration& c, int batch,
-                             const RooflineOptions& options = {});
+RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Capability& capability,
+                             int batch, const RooflineOptions& options = {});
 
 // The bound's log margin over the point, from `residuals` = log(p95 / point) of models
 // predicted without their own measurements (leave-one-model-out), n of them:

@@ -25,7 +25,7 @@ TEST(Roofline, SingleDenseConvIsComputeBound) {
   // 2 x 64 x 56 x 56 x 4 + 147,456 of weights = 1,753,088 -> 0.175 ms at 10 GB/s.
   const model::ModelProfile m = finish("conv", {conv(64, 64, 3, 56)});
   ASSERT_EQ(m.macs, 115'605'504);
-  const RooflineTerms t = roofline_terms(m, device().calibration(), 1);
+  const RooflineTerms t = roofline_terms(m, device(), 1);
   EXPECT_NEAR(t[Term::kConv], 2.31211008, 1e-9);
   EXPECT_DOUBLE_EQ(t[Term::kMemory], 0);
   EXPECT_NEAR(t[Term::kOpOverhead], 0.010, 1e-12);
@@ -37,36 +37,55 @@ TEST(Roofline, SingleDenseConvIsComputeBound) {
   EXPECT_EQ(t.ops, 1);
 }
 
+TEST(Roofline, PoolsWalkTheirWindowsAtTheCalibratedPoolRate) {
+  // 3x3 stride-1 max pool over 64 x 56 x 56: 200,704 outputs x 9 = 1,806,336 window elements,
+  // at 1 G/s 1.806336 ms; its memory side is 1,605,632 bytes at 10 GB/s = 0.1605632 ms.
+  model::Layer pool = memory(model::op::kPool, 64, 56);
+  pool.kernel_h = pool.kernel_w = 3;
+  pool.stride = 1;
+  const model::ModelProfile m = finish("pool", {pool});
+  v1::Capability cap = device();
+  v1::Calibration& c = *cap.mutable_calibration();
+  c.set_pool_gops(1);
+  const RooflineTerms t = roofline_terms(m, cap, 1);
+  EXPECT_NEAR(t[Term::kPool], 1.806336, 1e-9);
+  EXPECT_DOUBLE_EQ(t[Term::kMemory], 0);
+  EXPECT_NEAR(roofline_terms(m, cap, 4)[Term::kPool], 4 * 1.806336, 1e-9);
+  // A fast pool rate leaves it memory-bound.
+  c.set_pool_gops(100);
+  EXPECT_DOUBLE_EQ(roofline_terms(m, cap, 1)[Term::kPool], 0);
+  EXPECT_NEAR(roofline_terms(m, cap, 1)[Term::kMemory], 0.1605632, 1e-9);
+  // A calibration without the pool kernel (older vehicles): memory traffic only.
+  c.clear_pool_gops();
+  EXPECT_DOUBLE_EQ(roofline_terms(m, cap, 1)[Term::kPool], 0);
+  EXPECT_NEAR(roofline_terms(m, cap, 1)[Term::kMemory], 0.1605632, 1e-9);
+}
+
 TEST(Roofline, SmallLayersPayForTheOutputsTheyLack) {
   // The same 64 -> 64 3x3 conv on 7x7 instead of 56x56: 64x fewer outputs and MACs, the same
   // size penalty (0.02304 ms), now 64% on top of its 0.0361 ms of compute instead of 1%.
-  const RooflineTerms big =
-      roofline_terms(finish("big", {conv(64, 64, 3, 56)}), device().calibration(), 1);
-  const RooflineTerms small =
-      roofline_terms(finish("small", {conv(64, 64, 3, 7)}), device().calibration(), 1);
+  const RooflineTerms big = roofline_terms(finish("big", {conv(64, 64, 3, 56)}), device(), 1);
+  const RooflineTerms small = roofline_terms(finish("small", {conv(64, 64, 3, 7)}), device(), 1);
   EXPECT_NEAR(small[Term::kConv], big[Term::kConv] / 64, 1e-12);
   EXPECT_DOUBLE_EQ(small[Term::kSmallLayer], big[Term::kSmallLayer]);
   // Neither grows with the batch.
-  const RooflineTerms four =
-      roofline_terms(finish("small", {conv(64, 64, 3, 7)}), device().calibration(), 4);
+  const RooflineTerms four = roofline_terms(finish("small", {conv(64, 64, 3, 7)}), device(), 4);
   EXPECT_DOUBLE_EQ(four[Term::kSmallLayer], small[Term::kSmallLayer]);
   EXPECT_DOUBLE_EQ(four[Term::kLayerOverhead], small[Term::kLayerOverhead]);
   // Memory-bound layers pay neither.
-  const RooflineTerms bn = roofline_terms(finish("bn", {memory(model::op::kBatchNorm, 64, 56)}),
-                                          device().calibration(), 1);
+  const RooflineTerms bn =
+      roofline_terms(finish("bn", {memory(model::op::kBatchNorm, 64, 56)}), device(), 1);
   EXPECT_DOUBLE_EQ(bn[Term::kSmallLayer], 0);
   EXPECT_DOUBLE_EQ(bn[Term::kLayerOverhead], 0);
 }
 
 TEST(Roofline, PointwiseAndDepthwiseUseTheirOwnRates) {
   // 1x1 128 -> 128 on 28x28: 12,845,056 MACs / 80 GFLOPS = 0.321126 ms.
-  const RooflineTerms pw =
-      roofline_terms(finish("pw", {conv(128, 128, 1, 28)}), device().calibration(), 1);
+  const RooflineTerms pw = roofline_terms(finish("pw", {conv(128, 128, 1, 28)}), device(), 1);
   EXPECT_NEAR(pw[Term::kPointwise], 2.0 * 12'845'056 / 80e9 * 1e3, 1e-12);
   // Depthwise 3x3 on 256 x 28 x 28: 1,806,336 MACs / 10 GFLOPS = 0.361 ms, above its memory
   // time (1.61 MB / 10 GB/s = 0.161 ms).
-  const RooflineTerms dw =
-      roofline_terms(finish("dw", {conv(256, 256, 3, 28, 256)}), device().calibration(), 1);
+  const RooflineTerms dw = roofline_terms(finish("dw", {conv(256, 256, 3, 28, 256)}), device(), 1);
   EXPECT_NEAR(dw[Term::kDepthwise], 2.0 * 1'806'336 / 10e9 * 1e3, 1e-12);
 }
 
@@ -74,15 +93,15 @@ TEST(Roofline, GroupedConvRateIsInterpolatedByReductionDepth) {
   // 8 input channels per group x 3 x 3 = 72 = sqrt(9 x 576): halfway in log between the
   // depthwise (10) and dense (100) rates: sqrt(10 x 100) = 31.62 GFLOPS.
   const model::Layer l = conv(256, 256, 3, 28, 32);
-  const RooflineTerms t = roofline_terms(finish("grouped", {l}), device().calibration(), 1);
+  const RooflineTerms t = roofline_terms(finish("grouped", {l}), device(), 1);
   EXPECT_NEAR(t[Term::kConv], 2.0 * static_cast<double>(l.macs) / (std::sqrt(1000.0) * 1e9) * 1e3,
               1e-9);
 }
 
 TEST(Roofline, MemoryBoundLayersStreamAtTheCalibratedBandwidth) {
   // BN over 64 x 56 x 56 floats: 1,605,632 bytes / 10 GB/s = 0.1605632 ms.
-  const RooflineTerms t = roofline_terms(finish("bn", {memory(model::op::kBatchNorm, 64, 56)}),
-                                         device().calibration(), 1);
+  const RooflineTerms t =
+      roofline_terms(finish("bn", {memory(model::op::kBatchNorm, 64, 56)}), device(), 1);
   EXPECT_NEAR(t[Term::kMemory], 0.1605632, 1e-12);
 }
 
@@ -90,20 +109,49 @@ TEST(Roofline, OptimizedModeFoldsBatchNormAndFusesActivation) {
   const model::ModelProfile m = finish(
       "cbr", {conv(64, 64, 3, 56), memory(model::op::kBatchNorm, 64, 56),
               memory(model::op::kActivation, 64, 56), memory(model::op::kElementwise, 64, 56)});
-  const RooflineTerms optimized = roofline_terms(m, device(1.0, 1, true).calibration(), 1);
+  const RooflineTerms optimized = roofline_terms(m, device(1.0, 1, true), 1);
   EXPECT_EQ(optimized.fused, 2);
   EXPECT_EQ(optimized.ops, 2);
   EXPECT_NEAR(optimized[Term::kMemory], 0.1605632, 1e-12);  // only the add
-  const RooflineTerms plain = roofline_terms(m, device(1.0, 1, false).calibration(), 1);
+  const RooflineTerms plain = roofline_terms(m, device(1.0, 1, false), 1);
   EXPECT_EQ(plain.fused, 0);
   EXPECT_EQ(plain.ops, 4);
   EXPECT_NEAR(plain[Term::kMemory], 3 * 0.1605632, 1e-12);
 }
 
+TEST(Roofline, OptimizedModeCostsTheRecordedOptimizedGraphOnItsArchitecture) {
+  // The same conv -> BN -> activation -> add, whose optimized graph (recorded on x86_64) runs
+  // the conv, a layout conversion, the activation and the add: BN folded, nothing fused.
+  model::ModelProfile m = finish(
+      "cbr", {conv(64, 64, 3, 56), memory(model::op::kBatchNorm, 64, 56),
+              memory(model::op::kActivation, 64, 56), memory(model::op::kElementwise, 64, 56)});
+  m.optimized.arch = "x86_64";
+  m.optimized.layers = {memory(model::op::kOther, 64, 56), memory(model::op::kActivation, 64, 56),
+                        memory(model::op::kElementwise, 64, 56)};
+  const v1::Capability x86 = device(1.0, 1, true);
+  ASSERT_EQ(x86.device().arch(), "x86_64");
+  const RooflineTerms t = roofline_terms(m, x86, 1);
+  EXPECT_TRUE(t.exact_graph);
+  EXPECT_EQ(t.fused, 0);
+  EXPECT_EQ(t.ops, 4);
+  EXPECT_NEAR(t[Term::kMemory], 3 * 0.1605632, 1e-12);
+  EXPECT_NEAR(t[Term::kConv], 2.31211008, 1e-9);
+  // Another architecture's runtime may optimize differently: the folding rules.
+  v1::Capability arm = x86;
+  arm.mutable_device()->set_arch("aarch64");
+  const RooflineTerms rules = roofline_terms(m, arm, 1);
+  EXPECT_FALSE(rules.exact_graph);
+  EXPECT_EQ(rules.fused, 2);
+  EXPECT_NEAR(rules[Term::kMemory], 0.1605632, 1e-12);
+  // Plain mode runs the layers as written.
+  EXPECT_EQ(roofline_terms(m, device(1.0, 1, false), 1).ops, 4);
+  EXPECT_FALSE(roofline_terms(m, device(1.0, 1, false), 1).exact_graph);
+}
+
 TEST(Roofline, BatchScalesWorkButNotOverheadsOrWeights) {
   const model::ModelProfile m = finish("conv", {conv(64, 64, 3, 56)});
-  const RooflineTerms one = roofline_terms(m, device().calibration(), 1);
-  const RooflineTerms four = roofline_terms(m, device().calibration(), 4);
+  const RooflineTerms one = roofline_terms(m, device(), 1);
+  const RooflineTerms four = roofline_terms(m, device(), 4);
   EXPECT_NEAR(four[Term::kConv], 4 * one[Term::kConv], 1e-12);
   EXPECT_DOUBLE_EQ(four[Term::kOpOverhead], one[Term::kOpOverhead]);
   EXPECT_DOUBLE_EQ(four[Term::kCallOverhead], one[Term::kCallOverhead]);
@@ -113,20 +161,20 @@ TEST(Roofline, BatchScalesWorkButNotOverheadsOrWeights) {
   // A linear layer streams its weights once per call (2 x 2048 x 1000 / 5 GFLOPS = 0.8192 ms)
   // until the batch makes it a compute-bound GEMM (batch 64: 4096000 x 64 / 100 GFLOPS).
   const model::ModelProfile fc = finish("fc", {linear(2048, 1000)});
-  EXPECT_NEAR(roofline_terms(fc, device().calibration(), 1)[Term::kLinear], 0.8192, 1e-12);
-  EXPECT_NEAR(roofline_terms(fc, device().calibration(), 4)[Term::kLinear], 0.8192, 1e-12);
-  EXPECT_NEAR(roofline_terms(fc, device().calibration(), 64)[Term::kLinear],
-              2.0 * 2048 * 1000 * 64 / 100e9 * 1e3, 1e-12);
+  EXPECT_NEAR(roofline_terms(fc, device(), 1)[Term::kLinear], 0.8192, 1e-12);
+  EXPECT_NEAR(roofline_terms(fc, device(), 4)[Term::kLinear], 0.8192, 1e-12);
+  EXPECT_NEAR(roofline_terms(fc, device(), 64)[Term::kLinear], 2.0 * 2048 * 1000 * 64 / 100e9 * 1e3,
+              1e-12);
 }
 
 TEST(Roofline, MoreThreadsMeanTheCalibrationOfThatConfiguration) {
   // Threads enter through the calibration measured in that configuration: twice the rates,
   // half the compute time.
   const model::ModelProfile m = finish("conv", {conv(64, 64, 3, 56)});
-  v1::Calibration two = device(1.0, 2).calibration();
-  two.set_conv_gflops(200);
+  v1::Capability two = device(1.0, 2);
+  two.mutable_calibration()->set_conv_gflops(200);
   EXPECT_NEAR(roofline_terms(m, two, 1)[Term::kConv],
-              roofline_terms(m, device().calibration(), 1)[Term::kConv] / 2, 1e-12);
+              roofline_terms(m, device(), 1)[Term::kConv] / 2, 1e-12);
 }
 
 TEST(Roofline, EstimatorBoundIsThePriorMarginWithoutMeasurements) {
@@ -134,7 +182,7 @@ TEST(Roofline, EstimatorBoundIsThePriorMarginWithoutMeasurements) {
   const v1::Capability cap = device();
   const Estimate e = RooflineEstimator().estimate({m, cap, 2});
   EXPECT_EQ(e.estimator, "roofline");
-  EXPECT_DOUBLE_EQ(e.point_ms, roofline_terms(m, cap.calibration(), 2).total_ms());
+  EXPECT_DOUBLE_EQ(e.point_ms, roofline_terms(m, cap, 2).total_ms());
   // t(0.95, 3 dof) x 0.25 = 2.353 x 0.25.
   EXPECT_NEAR(e.bound_ms / e.point_ms, std::exp(2.353 * 0.25), 0.01);
 }

@@ -19,12 +19,13 @@ const char* const kMeasurementHeader =
     "nominal_gflops,gpu_name,gpu_memory_gb,gpu_cores,gpu_clock_ghz,runtime,profile,"
     "gemm_gflops,conv_gflops,pointwise_conv_gflops,depthwise_conv_gflops,linear_gflops,"
     "memory_bandwidth_gbps,op_overhead_us,p50_ms,p95_ms,mean_ms,min_ms,peak_rss_mb,repeats,"
-    "load1,foreign_cores,source,l2_cache_bytes,last_level_cache_bytes";
+    "load1,foreign_cores,source,l2_cache_bytes,last_level_cache_bytes,pool_gops";
 
 namespace {
 // Columns added after the first measurement sets were written: a set without them reads as
 // "unknown" (0).
-constexpr std::string_view kOptionalColumns[] = {"l2_cache_bytes", "last_level_cache_bytes"};
+constexpr std::string_view kOptionalColumns[] = {"l2_cache_bytes", "last_level_cache_bytes",
+                                                 "pool_gops"};
 }  // namespace
 
 namespace {
@@ -91,6 +92,11 @@ class Row {
     if (v <= 0) fail(name + " must be > 0, got " + text(name));
     return v;
   }
+  double non_negative(const std::string& name) const {
+    const double v = num(name);
+    if (v < 0) fail(name + " must be >= 0, got " + text(name));
+    return v;
+  }
   std::uint64_t cache_bytes(const std::string& name) const {
     const double v = num(name);
     if (v < 0 || v != std::floor(v)) fail(name + " is not a byte count: " + text(name));
@@ -155,6 +161,7 @@ Sample parse_row(const Row& r) {
   c.set_linear_gflops(r.positive("linear_gflops"));
   c.set_memory_bandwidth_gbps(r.positive("memory_bandwidth_gbps"));
   c.set_op_overhead_us(r.positive("op_overhead_us"));
+  if (r.has("pool_gops")) c.set_pool_gops(r.non_negative("pool_gops"));
   c.set_source(r.text("source"));
 
   s.p50_ms = r.positive("p50_ms");
@@ -251,7 +258,8 @@ void write_measurements_csv(std::ostream& out, std::span<const Sample> samples) 
                                              number(s.foreign_cores),
                                              s.source,
                                              std::to_string(d.l2_cache_bytes()),
-                                             std::to_string(d.last_level_cache_bytes())};
+                                             std::to_string(d.last_level_cache_bytes()),
+                                             number(c.pool_gops())};
     for (std::size_t i = 0; i < fields.size(); ++i) {
       out << (i ? "," : "") << csv_field(fields[i]);
     }

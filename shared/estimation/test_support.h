@@ -84,7 +84,7 @@ inline Sample synthetic_sample(int variant, const v1::Capability& cap, int batch
   s.batch = batch;
   DeviceCorrections c;
   c.factors = factors;
-  s.p50_ms = corrected_ms(roofline_terms(*s.model, cap.calibration(), batch), c) * scatter;
+  s.p50_ms = corrected_ms(roofline_terms(*s.model, cap, batch), c) * scatter;
   s.p95_ms = 1.05 * s.p50_ms;
   return s;
 }

@@ -30,6 +30,11 @@ inline constexpr std::int64_t kBandwidthElements = std::int64_t{4} << 20;
 
 // op_overhead_us: median time of one add of two 1-element tensors.
 
+// pool_gops: max_pool2d 3x3, stride 1, padding 1, always the plain ATen kernel (never
+// converted for oneDNN): the dense pooling models run in either mode. Counted in window
+// elements (outputs x kernel area) per second.
+inline constexpr std::int64_t kPoolChannels = 64, kPoolSize = 56;
+
 // MACs of each compute kernel (FLOPs = 2 x MACs).
 inline constexpr std::int64_t kGemmMacs = kGemmM * kGemmN * kGemmK;
 inline constexpr std::int64_t kConvMacs = kConvChannels * kConvChannels * 9 * kConvSize * kConvSize;
@@ -38,6 +43,7 @@ inline constexpr std::int64_t kPointwiseMacs =
 inline constexpr std::int64_t kDepthwiseMacs =
     kDepthwiseChannels * 9 * kDepthwiseSize * kDepthwiseSize;
 inline constexpr std::int64_t kLinearMacs = kLinearIn * kLinearOut;
+inline constexpr std::int64_t kPoolWindowElements = kPoolChannels * kPoolSize * kPoolSize * 9;
 
 }  // namespace calibration_kernels
 }  // namespace fleetml::model

@@ -114,19 +114,29 @@ std::int64_t element_count(const Shape& shape) {
   return n;
 }
 
+namespace {
+nlohmann::json layers_to_json(const std::vector<Layer>& layers) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const Layer& l : layers) j.push_back(layer_to_json(l));
+  return j;
+}
+}  // namespace
+
 nlohmann::json to_json(const ModelProfile& p) {
-  nlohmann::json layers = nlohmann::json::array();
-  for (const Layer& l : p.layers) layers.push_back(layer_to_json(l));
-  return {{"name", p.name},
-          {"input_shape", p.input_shape},
-          {"macs", p.macs},
-          {"flops", p.flops},
-          {"params", p.params},
-          {"size_bytes", p.size_bytes},
-          {"depth", p.depth},
-          {"param_bytes", p.param_bytes},
-          {"peak_activation_bytes", p.peak_activation_bytes},
-          {"layers", std::move(layers)}};
+  nlohmann::json j = {{"name", p.name},
+                      {"input_shape", p.input_shape},
+                      {"macs", p.macs},
+                      {"flops", p.flops},
+                      {"params", p.params},
+                      {"size_bytes", p.size_bytes},
+                      {"depth", p.depth},
+                      {"param_bytes", p.param_bytes},
+                      {"peak_activation_bytes", p.peak_activation_bytes},
+                      {"layers", layers_to_json(p.layers)}};
+  if (!p.optimized.layers.empty()) {
+    j["optimized"] = {{"arch", p.optimized.arch}, {"layers", layers_to_json(p.optimized.layers)}};
+  }
+  return j;
 }
 
 ModelProfile profile_from_json(const nlohmann::json& j) {
@@ -145,7 +155,32 @@ ModelProfile profile_from_json(const nlohmann::json& j) {
   for (const auto& l : get_or<nlohmann::json>(j, "layers", nlohmann::json::array(), where)) {
     p.layers.push_back(layer_from_json(l));
   }
+  if (j.contains("optimized")) {
+    const nlohmann::json& o = j.at("optimized");
+    constexpr const char* owhere = "model profile: optimized";
+    if (!o.is_object()) throw Error("model profile: 'optimized' must be an object");
+    p.optimized.arch = get<std::string>(o, "arch", owhere);
+    for (const auto& l : get<nlohmann::json>(o, "layers", owhere)) {
+      p.optimized.layers.push_back(layer_from_json(l));
+    }
+  }
   return p;
+}
+
+bool is_mac_layer(const Layer& l) {
+  return l.op == op::kConv || l.op == op::kDepthwiseConv || l.op == op::kLinear ||
+         l.op == op::kMatmul;
+}
+
+std::optional<std::vector<const Layer*>> optimized_calls(const ModelProfile& p,
+                                                         std::string_view arch) {
+  if (p.optimized.layers.empty() || p.optimized.arch != arch) return std::nullopt;
+  std::vector<const Layer*> calls;
+  for (const Layer& l : p.layers) {
+    if (is_mac_layer(l)) calls.push_back(&l);
+  }
+  for (const Layer& l : p.optimized.layers) calls.push_back(&l);
+  return calls;
 }
 
 CostClass cost_class(const Layer& l) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,7 +45,9 @@ struct Layer {
   std::int64_t macs = 0;         // multiply-accumulates
   std::int64_t param_bytes = 0;  // weights and bias read by this op
   std::int64_t bytes_moved = 0;  // activation bytes read + written + param_bytes
-  // Convolution geometry; zero for other ops.
+  // Convolution geometry; zero for other ops, except that pools have their window
+  // (kernel_h x kernel_w: what each output reads; adaptive pools and spatial means the
+  // ceiling of input over output size) and windowed pools their stride.
   std::int64_t in_channels = 0;
   std::int64_t out_channels = 0;
   std::int64_t kernel_h = 0;
@@ -75,8 +78,30 @@ struct ModelProfile {
   std::int64_t peak_activation_bytes = 0;  // largest single-op input + output at batch 1
   std::vector<Layer> layers;
 
+  // What the model runs once frozen and optimized for inference by the characterizing
+  // machine's LibTorch (oneDNN on x86_64): the operators it calls besides convolutions and
+  // matrix products, recorded like `layers` (layout conversions to and from oneDNN, the
+  // activations and normalizations that were not folded, pools, adds). Empty when not
+  // characterized (a LibTorch without oneDNN, or an older profile).
+  struct OptimizedGraph {
+    std::string arch;  // uname machine of the characterizing LibTorch, e.g. "x86_64"
+    std::vector<Layer> layers;
+    bool operator==(const OptimizedGraph&) const = default;
+  };
+  OptimizedGraph optimized;
+
   bool operator==(const ModelProfile&) const = default;
 };
+
+// Convolutions and matrix products (the layers with MACs).
+bool is_mac_layer(const Layer& layer);
+
+// The operator calls a runtime in optimized mode on a device of `arch` makes: the profile's
+// MAC layers, then its optimized graph's other operators. nullopt when the profile has no
+// optimized graph recorded on that architecture; callers then apply their own folding rules
+// to `layers`.
+std::optional<std::vector<const Layer*>> optimized_calls(const ModelProfile& profile,
+                                                         std::string_view arch);
 
 // JSON with the SPEC's keys (macs, flops, params, size_bytes, depth, layers, ...).
 nlohmann::json to_json(const ModelProfile& profile);

@@ -18,9 +18,16 @@
 #include "shared/common/error.h"
 #include "shared/model/calibration_kernels.h"
 #include "shared/runtime/energy.h"
+#include "shared/runtime/optimize.h"
 #include "shared/runtime/torch_error.h"
 
 namespace fleetml::runtime {
+torch::jit::Module optimize_for_inference(const torch::jit::Module& module) {
+  // freeze inlines parameters as constants (conv/bn folding needs them).
+  torch::jit::Module frozen = torch::jit::freeze(module);
+  return torch::jit::optimize_for_inference(frozen);
+}
+
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
@@ -67,11 +74,7 @@ void configure_threads(int threads) {
 // Puts a loaded (or built) module in the configuration's execution mode.
 torch::jit::Module prepare(torch::jit::Module module, const RuntimeConfig& config) {
   module.eval();
-  if (!config.optimized) return module;
-  // freeze inlines parameters as constants (conv/bn folding needs them);
-  // optimize_for_inference then prepacks weights for oneDNN and fuses what it can.
-  torch::jit::Module frozen = torch::jit::freeze(module);
-  return torch::jit::optimize_for_inference(frozen);
+  return config.optimized ? optimize_for_inference(module) : module;
 }
 
 double percentile(const std::vector<double>& sorted, double q) {
@@ -314,6 +317,16 @@ v1::Calibration measure(const RuntimeConfig& config, const Clock& clock) {
   const double chain_s =
       time_kernel(make_module("Overhead", {}, chain), config, {filled({1}), filled({1})});
   c.set_op_overhead_us(chain_s / kChain * 1e6);
+
+  // Unprepared in both modes: optimize_for_inference would move this pool to oneDNN, which
+  // it does for some pools of a model but not others (ceil_mode, average pools with padding
+  // excluded), and those stay on this kernel.
+  const double pool_s = time_kernel(
+      make_module("Pool", {},
+                  "def forward(self, x):\n  return torch.max_pool2d(x, [3, 3], [1, 1], [1, 1])\n"),
+      {config.threads, false},
+      {filled({1, kernels::kPoolChannels, kernels::kPoolSize, kernels::kPoolSize})});
+  c.set_pool_gops(static_cast<double>(kernels::kPoolWindowElements) / pool_s / 1e9);
 
   c.set_threads(static_cast<std::uint32_t>(config.threads));
   c.set_optimized(config.optimized);
