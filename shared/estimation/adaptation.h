@@ -50,7 +50,7 @@ DeviceCorrections corrections_from_json(const nlohmann::json& j);
 struct AdaptationOptions {
   // conv, pointwise, depthwise, linear, memory, op overhead, call overhead, layer overhead,
   // small layer, pool
-  std::array<double, kTermCount> prior_sigma = {0.4, 0.4, 0.6, 0.5, 0.7, 1.0, 2.0, 1.5, 1.0, 0.7};
+  std::array<double, kTermCount> prior_sigma = {0.4, 0.4, 0.6, 0.5, 0.7, 1.0, 1.0, 1.5, 1.0, 0.7};
   double noise_sigma = 0.1;
   RooflineOptions roofline;
 };
