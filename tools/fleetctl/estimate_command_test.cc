@@ -14,13 +14,13 @@ namespace {
 // The configuration of data/measurements/epyc-2core.csv's optimized 1-thread rows.
 constexpr const char* kCapability = R"({
   "vehicle_id": "v1",
-  "device": {"arch": "x86_64", "cpu_model": "AMD EPYC", "cores": 2, "clock_ghz": 2.096,
-             "ram_gb": 25.28, "nominal_gflops": 268.3, "runtime": "libtorch-1.13.0",
+  "device": {"arch": "x86_64", "cpu_model": "AMD EPYC", "cores": 2, "clock_ghz": 2.596,
+             "ram_gb": 25.28, "nominal_gflops": 332.3, "runtime": "libtorch-1.13.0",
              "threads": 1, "optimized": true},
-  "calibration": {"threads": 1, "optimized": true, "gemm_gflops": 105.2, "conv_gflops": 189,
-                  "pointwise_conv_gflops": 178.2, "depthwise_conv_gflops": 29.71,
-                  "linear_gflops": 8.859, "memory_bandwidth_gbps": 61.54,
-                  "op_overhead_us": 0.6024}})";
+  "calibration": {"threads": 1, "optimized": true, "gemm_gflops": 105.1, "conv_gflops": 111.4,
+                  "pointwise_conv_gflops": 104.1, "depthwise_conv_gflops": 24.94,
+                  "linear_gflops": 10.39, "memory_bandwidth_gbps": 34.13,
+                  "op_overhead_us": 0.6716, "pool_gops": 1.083}})";
 
 // Runs `binary` (fleetctl unless told) with `args`, stdout into a file; returns it parsed,
 // failing the test on a non-zero exit.
@@ -47,7 +47,7 @@ TEST(FleetctlEstimate, PrintsPointAndBoundOfEachEstimator) {
   const model::ModelProfile p =
       model::profile_from_json(nlohmann::json::parse(file::read(profile)));
   EXPECT_EQ(flops["estimator"], "flops");
-  EXPECT_NEAR(flops["point_ms"].get<double>(), static_cast<double>(p.flops) / 268.3e9 * 1e3, 1e-9);
+  EXPECT_NEAR(flops["point_ms"].get<double>(), static_cast<double>(p.flops) / 332.3e9 * 1e3, 1e-9);
   EXPECT_EQ(flops["bound_ms"], flops["point_ms"]);
 
   const nlohmann::json roofline =
