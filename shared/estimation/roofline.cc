@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <optional>
 
 #include "shared/estimation/adaptation.h"
 #include "shared/estimation/stats.h"
@@ -76,6 +75,66 @@ double pool_window_elements(const model::Layer& l) {
                                 : static_cast<double>(model::element_count(l.input_shapes.front()));
 }
 
+// Adds one operator call's costs to `t`.
+void add_call(RooflineTerms& t, const model::Layer& l, const Rates& r, double b,
+              const RooflineOptions& options) {
+  const Kind kind = kind_of(l);
+  ++t.ops;
+  t[Term::kOpOverhead] += r.overhead_s * 1e3;
+  if (kind == Kind::kView) return;
+
+  const auto weights = static_cast<double>(l.param_bytes);
+  const double activations = std::max(0.0, static_cast<double>(l.bytes_moved) - weights);
+  // A linear layer's weight streaming is what linear_gflops measured: only its activations
+  // count against the bandwidth.
+  const double memory_s = (activations * b + (kind == Kind::kLinear ? 0.0 : weights)) / r.bandwidth;
+  const double flops = 2.0 * static_cast<double>(l.macs);
+  double rate = 0;  // of a convolution or matmul
+  Term term = Term::kMemory;
+  switch (kind) {
+    case Kind::kConv:
+      rate = r.conv, term = Term::kConv;
+      break;
+    case Kind::kGrouped:
+      rate = grouped_rate(l, r), term = Term::kConv;
+      break;
+    case Kind::kMatmul:
+      rate = r.gemm, term = Term::kConv;
+      break;
+    case Kind::kPointwise:
+      rate = r.pointwise, term = Term::kPointwise;
+      break;
+    case Kind::kDepthwise:
+      rate = r.depthwise, term = Term::kDepthwise;
+      break;
+    case Kind::kLinear:
+      term = Term::kLinear;
+      break;
+    case Kind::kMemory:
+    case Kind::kView:
+      break;
+  }
+  double compute_s = 0;
+  if (rate > 0) {
+    compute_s = flops * b / rate;
+    const double outputs =
+        static_cast<double>(std::max<std::int64_t>(model::element_count(l.output_shape), 1));
+    t[Term::kSmallLayer] +=
+        2.0 * (static_cast<double>(l.macs) / outputs) * options.parallel_half_outputs / rate * 1e3;
+    t[Term::kLayerOverhead] += options.layer_overhead_ops * r.overhead_s * 1e3;
+  } else if (kind == Kind::kLinear) {
+    compute_s = std::max(flops / r.linear, flops * b / r.gemm);
+  } else if (l.op == op::kPool && r.pool > 0) {
+    compute_s = pool_window_elements(l) * b / r.pool;
+    term = Term::kPool;
+  }
+  if (compute_s >= memory_s) {
+    t[term] += compute_s * 1e3;
+  } else {
+    t[Term::kMemory] += memory_s * 1e3;
+  }
+}
+
 }  // namespace
 
 std::string_view term_name(Term term) {
@@ -117,80 +176,20 @@ RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Capabil
   const Rates r = rates_of(c);
   const double b = batch;
   RooflineTerms t;
-  // In optimized mode, the recorded optimized graph when it was recorded on this
-  // architecture; else the model's layers under the folding rules (exact = false).
-  std::optional<std::vector<const model::Layer*>> calls;
-  if (c.optimized()) calls = model::optimized_calls(model, capability.device().arch());
-  t.exact_graph = calls.has_value();
-  if (!calls) {
-    calls.emplace();
-    for (const model::Layer& l : model.layers) calls->push_back(&l);
-  }
-  const bool fold = c.optimized() && !t.exact_graph;
-  bool after_conv = false;  // the previous costed layer was a conv (or a BN folded into one)
-  for (const model::Layer* layer : *calls) {
-    const model::Layer& l = *layer;
-    const Kind kind = kind_of(l);
-    if (fold && after_conv && (l.op == op::kBatchNorm || l.op == op::kActivation)) {
-      ++t.fused;
-      after_conv = l.op == op::kBatchNorm;  // conv -> BN -> activation fuses both
-      continue;
-    }
-    after_conv = model::is_conv(kind);
-    ++t.ops;
-    t[Term::kOpOverhead] += r.overhead_s * 1e3;
-    if (kind == Kind::kView) continue;
-
-    const auto weights = static_cast<double>(l.param_bytes);
-    const double activations = std::max(0.0, static_cast<double>(l.bytes_moved) - weights);
-    // A linear layer's weight streaming is what linear_gflops measured: only its activations
-    // count against the bandwidth.
-    const double memory_s =
-        (activations * b + (kind == Kind::kLinear ? 0.0 : weights)) / r.bandwidth;
-    const double flops = 2.0 * static_cast<double>(l.macs);
-    double rate = 0;  // of a convolution or matmul
-    Term term = Term::kMemory;
-    switch (kind) {
-      case Kind::kConv:
-        rate = r.conv, term = Term::kConv;
-        break;
-      case Kind::kGrouped:
-        rate = grouped_rate(l, r), term = Term::kConv;
-        break;
-      case Kind::kMatmul:
-        rate = r.gemm, term = Term::kConv;
-        break;
-      case Kind::kPointwise:
-        rate = r.pointwise, term = Term::kPointwise;
-        break;
-      case Kind::kDepthwise:
-        rate = r.depthwise, term = Term::kDepthwise;
-        break;
-      case Kind::kLinear:
-        term = Term::kLinear;
-        break;
-      case Kind::kMemory:
-      case Kind::kView:
-        break;
-    }
-    double compute_s = 0;
-    if (rate > 0) {
-      compute_s = flops * b / rate;
-      const double outputs =
-          static_cast<double>(std::max<std::int64_t>(model::element_count(l.output_shape), 1));
-      t[Term::kSmallLayer] += 2.0 * (static_cast<double>(l.macs) / outputs) *
-                              options.parallel_half_outputs / rate * 1e3;
-      t[Term::kLayerOverhead] += options.layer_overhead_ops * r.overhead_s * 1e3;
-    } else if (kind == Kind::kLinear) {
-      compute_s = std::max(flops / r.linear, flops * b / r.gemm);
-    } else if (l.op == op::kPool && r.pool > 0) {
-      compute_s = pool_window_elements(l) * b / r.pool;
-      term = Term::kPool;
-    }
-    if (compute_s >= memory_s) {
-      t[term] += compute_s * 1e3;
-    } else {
-      t[Term::kMemory] += memory_s * 1e3;
+  if (c.optimized() && model::has_optimized_graph(model, capability.device().arch())) {
+    t.exact_graph = true;
+    model::for_each_optimized_call(model,
+                                   [&](const model::Layer& l) { add_call(t, l, r, b, options); });
+  } else {
+    bool after_conv = false;  // the previous costed layer was a conv (or a BN folded into one)
+    for (const model::Layer& l : model.layers) {
+      if (c.optimized() && after_conv && (l.op == op::kBatchNorm || l.op == op::kActivation)) {
+        ++t.fused;
+        after_conv = l.op == op::kBatchNorm;  // conv -> BN -> activation fuses both
+        continue;
+      }
+      after_conv = model::is_conv(kind_of(l));
+      add_call(t, l, r, b, options);
     }
   }
   t[Term::kCallOverhead] = options.call_overhead_ops * r.overhead_s * 1e3;

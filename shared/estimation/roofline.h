@@ -90,7 +90,7 @@ struct RooflineOptions {
 //    2 x K x parallel_half_outputs / rate of its kind (kSmallLayer), K = MACs per output
 //    element; neither grows with the batch;
 //  - when c.optimized(): the calls the optimized module really makes when the profile has its
-//    optimized graph recorded on the device's architecture (model::optimized_calls: oneDNN's
+//    optimized graph recorded on the device's architecture (model::for_each_optimized_call: oneDNN's
 //    layout conversions, unfolded activations and normalizations cost what they move);
 //    otherwise folding rules: a batch_norm right after a convolution is folded into it and
 //    an activation right after one (or after the folded BN) is fused: both cost nothing.

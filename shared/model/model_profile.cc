@@ -172,15 +172,8 @@ bool is_mac_layer(const Layer& l) {
          l.op == op::kMatmul;
 }
 
-std::optional<std::vector<const Layer*>> optimized_calls(const ModelProfile& p,
-                                                         std::string_view arch) {
-  if (p.optimized.layers.empty() || p.optimized.arch != arch) return std::nullopt;
-  std::vector<const Layer*> calls;
-  for (const Layer& l : p.layers) {
-    if (is_mac_layer(l)) calls.push_back(&l);
-  }
-  for (const Layer& l : p.optimized.layers) calls.push_back(&l);
-  return calls;
+bool has_optimized_graph(const ModelProfile& p, std::string_view arch) {
+  return !p.optimized.layers.empty() && p.optimized.arch == arch;
 }
 
 CostClass cost_class(const Layer& l) {

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -96,12 +95,19 @@ struct ModelProfile {
 // Convolutions and matrix products (the layers with MACs).
 bool is_mac_layer(const Layer& layer);
 
-// The operator calls a runtime in optimized mode on a device of `arch` makes: the profile's
-// MAC layers, then its optimized graph's other operators. nullopt when the profile has no
-// optimized graph recorded on that architecture; callers then apply their own folding rules
-// to `layers`.
-std::optional<std::vector<const Layer*>> optimized_calls(const ModelProfile& profile,
-                                                         std::string_view arch);
+// Whether the profile has the optimized graph of a runtime on `arch`; callers that find none
+// apply their own folding rules to `layers`.
+bool has_optimized_graph(const ModelProfile& profile, std::string_view arch);
+
+// Calls f(const Layer&) for each operator call the optimized module makes: the profile's MAC
+// layers, then its optimized graph's other operators (see has_optimized_graph).
+template <typename F>
+void for_each_optimized_call(const ModelProfile& profile, F&& f) {
+  for (const Layer& l : profile.layers) {
+    if (is_mac_layer(l)) f(l);
+  }
+  for (const Layer& l : profile.optimized.layers) f(l);
+}
 
 // JSON with the SPEC's keys (macs, flops, params, size_bytes, depth, layers, ...).
 nlohmann::json to_json(const ModelProfile& profile);

@@ -138,11 +138,10 @@ double SimulatedDevice::expected_latency_ms(const model::ModelProfile& model, in
   double seconds = m.call_overhead_ms * 1e-3;
   // An optimized runtime of the characterizing machine's architecture runs the recorded
   // optimized graph, each call as it is; elsewhere the profile's folding rules apply.
-  if (optimized_) {
-    if (const auto calls = model::optimized_calls(model, profile_.device.arch())) {
-      for (const model::Layer* l : *calls) seconds += layer_seconds(*l, batch);
-      return seconds * 1e3 * memory_slowdown(model, batch);
-    }
+  if (optimized_ && model::has_optimized_graph(model, profile_.device.arch())) {
+    model::for_each_optimized_call(
+        model, [&](const model::Layer& l) { seconds += layer_seconds(l, batch); });
+    return seconds * 1e3 * memory_slowdown(model, batch);
   }
   bool after_conv = false;  // the previous costed layer was a conv (or BN folded into one)
   for (const model::Layer& l : model.layers) {

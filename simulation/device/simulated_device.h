@@ -29,7 +29,7 @@ class SimulatedDevice {
   // The true time of one forward() call on `batch` samples, milliseconds, without jitter
   // (the median of latency_ms). For the simulator's own reports ("was the deadline truly
   // met"); never sent to the coordinator. In optimized mode on the architecture the model's
-  // optimized graph was recorded on (model::optimized_calls), that graph's calls; otherwise
+  // optimized graph was recorded on (model::has_optimized_graph), that graph's calls; otherwise
   // the layers under the profile's fold_batch_norm / fuse_activation. Throws fleetml::Error
   // for batch < 1.
   double expected_latency_ms(const model::ModelProfile& model, int batch) const;
