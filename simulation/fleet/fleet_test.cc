@@ -198,6 +198,20 @@ TEST_F(SimPlatformTest, RecordsEachDownloadBesideWhatTheTraceAloneTakes) {
   EXPECT_EQ(platform_.downloads()[0].version, 3u);
 }
 
+TEST_F(SimPlatformTest, ADownloadEndsWhenTheLinkDeliversItsLastChunk) {
+  v1::ManifestBody manifest;
+  manifest.set_model_id("m");
+  manifest.set_size_bytes(1500);
+  const auto sink = platform_.open_sink({});
+  sink->open(manifest);
+  // The agent hashes the chunk when the broker hands it over (t=0) and completes the sink
+  // then; the link delivers it at 2.25 (1000 B by t=1, a dead second, 500 B at 2000 B/s).
+  EXPECT_EQ(platform_.chunk_arrival(at(0), 1500), at(2.25));
+  sink->append(std::string(1500, 'x'));
+  sink->complete();
+  EXPECT_DOUBLE_EQ(platform_.downloads()[0].end_s, 2.25);
+}
+
 TEST_F(SimPlatformTest, KeepsNoFilesAndFailsUnknownModels) {
   EXPECT_FALSE(platform_.stores_artifacts());
   v1::ManifestBody manifest;

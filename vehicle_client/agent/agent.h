@@ -93,9 +93,12 @@ class Agent {
   void on_connected();
   void on_assignment(const std::string& payload);
   void on_manifest(const std::string& model_id, const std::string& payload);
-  // Consumes the chunk when the platform's link delivers it (Platform::chunk_arrival).
-  void receive_chunk(std::string payload);
+  // Verifies the chunk and hands its bytes to the download's sink at once; what its arrival
+  // causes waits until the platform's link delivers it (Platform::chunk_arrival).
   void on_chunk(const std::string& payload);
+  // A chunk of the artifact `sha256` (a copy: finish_job erases the key) has been delivered: asks
+  // for more, or ends the job once the download's outcome is due (Download::state()).
+  void chunk_delivered(std::string sha256);
   void tick();
 
   // Brings every application of the current assignment to its assigned model.
