@@ -90,8 +90,9 @@ void Agent::prepare() {
   resume_from_disk();
 }
 
-void Agent::begin_ticking() {
+void Agent::join(bool hello) {
   last_tick_ = last_link_report_ = clock_.now();
+  if (hello && client_->connected()) on_connected();
   scheduler_.post_after(kTick, [this] { tick(); });
   log::info(kLog, "vehicle agent started",
             {{"vehicle", config_.vehicle_id}, {"session", session_}});
@@ -100,7 +101,7 @@ void Agent::begin_ticking() {
 void Agent::start() {
   prepare();
   connect_or_retry(std::chrono::seconds(1));
-  begin_ticking();
+  join(false);
 }
 
 void Agent::connect_or_retry(std::chrono::seconds wait) {
@@ -116,14 +117,24 @@ void Agent::connect_or_retry(std::chrono::seconds wait) {
   }
 }
 
-void Agent::start_all(const std::vector<Agent*>& agents) {
+void Agent::start_all(const std::vector<Agent*>& agents,
+                      const std::vector<Clock::Duration>& joins) {
   std::vector<transport::MqttClient*> clients;
   for (Agent* agent : agents) {
     agent->prepare();
     clients.push_back(agent->client_.get());
   }
   transport::MqttClient::connect_all(clients);
-  for (Agent* agent : agents) agent->begin_ticking();
+  for (std::size_t i = 0; i < agents.size(); ++i) {
+    Agent* agent = agents[i];
+    const Clock::Duration delay = i < joins.size() ? joins[i] : Clock::Duration::zero();
+    if (delay <= Clock::Duration::zero()) {
+      agent->join(false);  // on_connected, already posted, says hello
+    } else {
+      agent->joins_at_ = agent->clock_.now() + delay;
+      agent->scheduler_.post_at(agent->joins_at_, [agent] { agent->join(true); });
+    }
+  }
 }
 
 void Agent::stop(std::chrono::milliseconds timeout) {
@@ -172,6 +183,7 @@ fs::path Agent::manifest_dir() const { return config_.data_dir / "manifests"; }
 // --- inbound -----------------------------------------------------------------------------
 
 void Agent::on_connected() {
+  if (clock_.now() < joins_at_) return;  // not powered on yet: join() says hello
   // A will may have been published while the connection was down (keep-alive timeout), so
   // every (re)connection says ONLINE again, with the same session.
   publish_status(true);
