@@ -126,7 +126,9 @@ int run(const cli::Args& args) {
             << result.simulated_s << " s in " << result.real_s << " s real, "
             << (result.settled ? "every vehicle settled" : "not every vehicle settled")
             << ", peak RSS " << result.peak_rss_mb << " MB, start " << result.start_real_s
-            << " s real with scheduler lag max " << result.start_lag.max_ms << " ms)\n"
+            << " s real with scheduler lag max " << result.start_lag.max_ms
+            << " ms, publish queue wait mean " << result.publish_queue.wait_mean_ms << " max "
+            << result.publish_queue.wait_max_ms << " ms real)\n"
             << describe(keep_up(result, verdicts)) << "\n";
   return 0;
 }

@@ -236,6 +236,7 @@ FleetResult run_fleet(const FleetOptions& options,
 
   FleetResult result;
   result.time_origin_ms = options.time_origin_ms;
+  const auto publisher = std::make_shared<transport::PublishThread>();
   std::vector<Vehicle> fleet;
   std::vector<Clock::Duration> joins;
   const Clock::TimePoint link_zero = clock.now();
@@ -265,6 +266,7 @@ FleetResult run_fleet(const FleetOptions& options,
     // A run is a fresh fleet: no session (and no queued messages) from an earlier run.
     mqtt.clean_start = true;
     mqtt.session_expiry = std::chrono::seconds(0);
+    mqtt.publisher = publisher;
     Vehicle v;
     v.platform = std::make_unique<SimPlatform>(device, std::move(plan.link), models, clock,
                                                link_zero, plan.platform_seed);
@@ -312,6 +314,7 @@ FleetResult run_fleet(const FleetOptions& options,
   result.simulated_s = std::chrono::duration<double>(clock.now() - sim_start).count();
   scheduler.stop();
   result.lag = scheduler.lag();
+  result.publish_queue = publisher->stats();
   for (Vehicle& v : fleet) v.agent->stop(std::chrono::milliseconds(500));
   result.peak_rss_mb = peak_rss_mb();
   observer->read([&](const auto&, const auto& manifests) {

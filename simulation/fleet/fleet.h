@@ -103,6 +103,9 @@ struct FleetResult {
   // (connecting every session: the first handlers wait for the last connection) and after.
   Scheduler::LagStats start_lag;
   Scheduler::LagStats lag;
+  // The vehicles' publishes wait for their Paho call on one thread of their own
+  // (transport::PublishThread): how long, in real ms.
+  transport::PublishThread::Stats publish_queue;
   double peak_rss_mb = 0;   // of this process, at the end
   double start_real_s = 0;  // real time to construct, connect and start every vehicle
 };
@@ -111,7 +114,9 @@ struct FleetResult {
 // over a ScaledClock, each with its own MQTT session and a SimPlatform (its profile's
 // device, a link at a seeded random point of a scenario of its network type), plus one
 // observer client that records assignments, reports and manifests. Returns when duration_s
-// of simulated time has passed (or every vehicle settled, with until_settled).
+// of simulated time has passed (or every vehicle settled, with until_settled). The agents'
+// publishes are made by one transport::PublishThread, so the scheduler never waits on Paho's
+// process-wide lock.
 // `devices` holds one SimulatedDevice per profile name used in the mix. Throws fleetml::Error
 // when a vehicle cannot be set up or connected.
 FleetResult run_fleet(const FleetOptions& options,
