@@ -801,7 +801,8 @@ class MqttClient::Impl {
   std::atomic<std::uint64_t> outstanding_bytes_{0};
 };
 
-PublishThread::PublishThread() : thread_([this] { loop(); }) {}
+PublishThread::PublishThread(std::size_t max_queued)
+    : max_queued_(std::max<std::size_t>(max_queued, 1)), thread_([this] { loop(); }) {}
 
 PublishThread::~PublishThread() {
   {
@@ -819,7 +820,8 @@ PublishThread::Stats PublishThread::stats() const {
 
 void PublishThread::post(std::function<void()> task) {
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [&] { return queue_.size() < max_queued_; });
     queue_.push_back({std::move(task), std::chrono::steady_clock::now()});
     ++posted_;
   }

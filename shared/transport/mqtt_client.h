@@ -110,10 +110,13 @@ struct ClientOptions {
 // there, and the caller's thread with it. With a PublishThread publish() returns after
 // checking and queueing the message; publish_wait(), disconnect() and the destructor first
 // wait until the thread has handed over what was queued before. Any number of clients may
-// share one (they keep it alive).
+// share one (they keep it alive). The queue is bounded: publish() blocks while it holds
+// `max_queued` messages, so a producer faster than Paho is slowed down as without the thread
+// instead of piling up work (a simulated fleet's fetch requests would otherwise flood the
+// process with chunks it cannot take in).
 class PublishThread {
  public:
-  PublishThread();
+  explicit PublishThread(std::size_t max_queued = 1000);
   // Hands over everything queued, then stops.
   ~PublishThread();
   PublishThread(const PublishThread&) = delete;
@@ -139,9 +142,10 @@ class PublishThread {
   void flush();
   void loop();
 
+  const std::size_t max_queued_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::condition_variable done_;
+  std::condition_variable done_;  // a task ran: flush() and a blocked post() look again
   std::deque<Task> queue_;
   std::uint64_t posted_ = 0;
   std::uint64_t ran_ = 0;

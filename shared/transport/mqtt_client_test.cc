@@ -128,16 +128,16 @@ TEST(MqttClient, ABurstBeyondTheInFlightWindowArrivesCompleteAndInOrder) {
 }
 
 // Publishes made on a PublishThread shared by several clients: each client's messages
-// arrive complete and in order, publish_wait comes after what was queued before it, a
-// client destroyed right after publishing still hands its messages over, and a bad topic
-// is the caller's error, not the thread's.
+// arrive complete and in order through a queue of two, publish_wait comes after what was
+// queued before it, a client destroyed right after publishing still hands its messages
+// over, and a bad topic is the caller's error, not the thread's.
 TEST(MqttClient, APublishThreadKeepsEachClientsOrderAndHandsEverythingOver) {
   MosquittoBroker broker;
   MqttClient sub(options_for(broker, "sub"));
   Inbox inbox;
   sub.subscribe("queued/#", 1, inbox.handler());
   sub.connect();
-  const auto publisher = std::make_shared<PublishThread>();
+  const auto publisher = std::make_shared<PublishThread>(/*max_queued=*/2);  // publish() blocks
   constexpr int kCount = 300;
   std::vector<std::unique_ptr<MqttClient>> pubs;
   std::vector<MqttClient*> raw;
