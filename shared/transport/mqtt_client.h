@@ -116,7 +116,7 @@ struct ClientOptions {
 // process with chunks it cannot take in).
 class PublishThread {
  public:
-  explicit PublishThread(std::size_t max_queued = 1000);
+  explicit PublishThread(std::size_t max_queued);
   // Hands over everything queued, then stops.
   ~PublishThread();
   PublishThread(const PublishThread&) = delete;

@@ -236,7 +236,9 @@ FleetResult run_fleet(const FleetOptions& options,
 
   FleetResult result;
   result.time_origin_ms = options.time_origin_ms;
-  const auto publisher = std::make_shared<transport::PublishThread>();
+  // A short queue: a longer one (1000) let 1000 vehicles downloading 10 MB request chunks
+  // faster than this process takes them in (peak RSS 0.7-5.6 GB instead of 174 MB).
+  const auto publisher = std::make_shared<transport::PublishThread>(64);
   std::vector<Vehicle> fleet;
   std::vector<Clock::Duration> joins;
   const Clock::TimePoint link_zero = clock.now();
