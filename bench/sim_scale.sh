@@ -7,12 +7,13 @@
 # (docs/simulation.md "Scale" has the measured table.)
 #   bench/sim_scale.sh [N=1000] [SPEED=10] [DURATION_S=300] [MODELS="mobilenet_v3_small"]
 # Env: APP (fleet-sim --app, must match the models' task and input), WINDOW (--window),
-# BROKER_CONF (extra mosquitto.conf lines), LOG_LEVEL (fleet-sim's, default warn).
+# RAMP (--ramp: vehicles power on over the first RAMP simulated seconds, default 0: all at
+# once), BROKER_CONF (extra mosquitto.conf lines), LOG_LEVEL (fleet-sim's, default warn).
 # Needs the build in build/ (fleet-sim, fleet-coordinator, fleetctl), mosquitto and the zoo.
 set -euo pipefail
 n=${1:-1000} speed=${2:-10} duration=${3:-300} models=${4:-mobilenet_v3_small}
 # Every vehicle's application (fleet-sim --app) must match the models' task and input shape.
-app=${APP:-front-camera:200:5:1} window=${WINDOW:-4}
+app=${APP:-front-camera:200:5:1} window=${WINDOW:-4} ramp=${RAMP:-0}
 bin=${BIN:-build/bin}
 work=$(mktemp -d /tmp/fleet-sim-bench-XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -40,7 +41,7 @@ for id in sys.argv[1:]:
       --input "$shape" --broker "mqtt://127.0.0.1:$port" >/dev/null 2>&1
   done
 /usr/bin/time -v "$bin/fleet-sim" run --vehicles "$n" --speed "$speed" --duration "$duration" \
-  --app "$app" --window "$window" \
+  --app "$app" --window "$window" --ramp "$ramp" \
   --time-origin-ms "$origin" --trust "$work/trust" --report "$work/report" --zoo "$zoo" \
   --broker "mqtt://127.0.0.1:$port" --log-level "${LOG_LEVEL:-warn}" >"$work/sim.out" 2>"$work/sim.err"
 # CPU seconds (user + system) each process used: which of the three is the bottleneck.

@@ -58,6 +58,8 @@ FleetOptions fleet_options(const cli::Args& args) {
   o.until_settled = args.flag("until-settled");
   o.trust_dir = args.str("trust");
   o.window_blocks = static_cast<std::uint32_t>(args.num_in("window", 1, 64));
+  o.ramp_s = args.num_in("ramp", 0, 1e7);
+  if (o.ramp_s >= o.duration_s) throw cli::UsageError("--ramp must be shorter than --duration");
   try {
     o.mix = parse_mix(args.str("mix"));
     for (const std::string& spec : args.list("app")) {
@@ -124,7 +126,9 @@ int run(const cli::Args& args) {
             << result.simulated_s << " s in " << result.real_s << " s real, "
             << (result.settled ? "every vehicle settled" : "not every vehicle settled")
             << ", peak RSS " << result.peak_rss_mb << " MB, start " << result.start_real_s
-            << " s real with scheduler lag max " << result.start_lag.max_ms << " ms)\n"
+            << " s real with scheduler lag max " << result.start_lag.max_ms
+            << " ms, publish queue wait mean " << result.publish_queue.wait_mean_ms << " max "
+            << result.publish_queue.wait_max_ms << " ms real)\n"
             << describe(keep_up(result, verdicts)) << "\n";
   return 0;
 }
@@ -152,6 +156,10 @@ const CommandRegistration registration({
                   "default now, printed")
           .option("seed", "K", "seed of profiles' scenarios, trace offsets and jitter", "1")
           .option("window", "W", "fetch requests (blocks) in flight per download", "4")
+          .option("ramp", "S",
+                  "vehicles power on at seeded uniform times over the first S simulated "
+                  "seconds (0: all at once)",
+                  "0")
           .flag("until-settled",
                 "stop early once every vehicle is installed, failed or explicitly infeasible");
       transport::add_broker_options(p);

@@ -1,6 +1,7 @@
 // Issue 5's acceptance: `fleet-sim run` with 20 simulated vehicles against a real mosquitto
 // and a real fleet-coordinator at high speed; the report accounts for every vehicle.
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -66,6 +67,8 @@ TEST(SimRun, TwentyVehiclesAgainstARealCoordinator) {
                     "3000",
                     "--seed",
                     "3",
+                    "--ramp",  // power-on spread over the first minute
+                    "60",
                     "--app",
                     "front-camera:150:5:1",
                     "--until-settled",
@@ -85,7 +88,10 @@ TEST(SimRun, TwentyVehiclesAgainstARealCoordinator) {
   EXPECT_NE(read_text(dir / "fleet-sim.log").find("keeps up: "), std::string::npos);
   ASSERT_EQ(json.at("vehicles").size(), 20u);
   int assigned = 0;
+  double last_join_s = 0;
   for (const auto& v : json.at("vehicles")) {
+    EXPECT_LT(v.at("join_s").get<double>(), 60) << v.dump();
+    last_join_s = std::max(last_join_s, v.at("join_s").get<double>());
     ASSERT_EQ(v.at("applications").size(), 1u) << v.dump();
     const auto& app = v.at("applications")[0];
     if (app.at("infeasible").get<bool>()) {
@@ -106,6 +112,7 @@ TEST(SimRun, TwentyVehiclesAgainstARealCoordinator) {
     EXPECT_GT(app.at("true_p95_ms").get<double>(), 0) << v.dump();
   }
   EXPECT_GT(assigned, 0);
+  EXPECT_GT(last_join_s, 10);
   const std::string summary = read_text(report / "summary.txt");
   for (const char* profile : {"rpi4", "rpi5", "jetson-nano-cpu", "pc-i9"}) {
     EXPECT_NE(summary.find(profile), std::string::npos) << summary;

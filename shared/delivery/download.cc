@@ -32,7 +32,11 @@ Download::Download(v1::ManifestBody manifest, DownloadSink& sink, const Clock& c
   }
   prefix_blocks_ = block_count(held, manifest_.block_size());
   resumed_from_ = held;
-  if (prefix_blocks_ == blocks_) finish();
+  if (prefix_blocks_ == blocks_) finish(clock_.now());
+}
+
+Download::State Download::state() const {
+  return state_ != State::kActive && clock_.now() < *finished_ ? State::kActive : state_;
 }
 
 std::uint64_t Download::verified_prefix() const {
@@ -58,7 +62,23 @@ std::vector<v1::FetchRequest> Download::next_requests() {
   std::vector<v1::FetchRequest> requests;
   if (state_ != State::kActive) return requests;
   const Clock::TimePoint now = clock_.now();
+  // Chunks whose link has delivered them by now: accepted ones leave the window, rejected
+  // ones are asked again below.
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    InFlight& flight = it->second;
+    if (flight.landing && *flight.landing <= now) {
+      flight.landing.reset();
+      if (!flight.resend) {
+        it = in_flight_.erase(it);
+        continue;
+      }
+    }
+    ++it;
+  }
+  std::uint64_t anchor = prefix_blocks_;  // the first block whose chunk has not landed
   for (auto& [block, flight] : in_flight_) {
+    if (flight.landing) anchor = std::min(anchor, block);
+    if (flight.landing && flight.resend) continue;  // asked again once it has landed
     if (flight.resend || flight.deadline <= now) {
       if (!flight.resend) ++counters_.timeouts;
       flight.resend = false;
@@ -66,11 +86,12 @@ std::vector<v1::FetchRequest> Download::next_requests() {
       requests.push_back(request_for(block));
     }
   }
-  // The window is anchored at the verified prefix: never run further ahead than W blocks.
-  const std::uint64_t end = std::min(blocks_, prefix_blocks_ + options_.window_blocks);
+  // The window is anchored at the verified prefix (or the first block still landing): never
+  // run further ahead than W blocks.
+  const std::uint64_t end = std::min(blocks_, anchor + options_.window_blocks);
   for (std::uint64_t block = prefix_blocks_; block < end; ++block) {
     if (in_flight_.contains(block) || ahead_.contains(block)) continue;
-    in_flight_[block] = InFlight{now + options_.request_timeout, false};
+    in_flight_[block] = InFlight{now + options_.request_timeout, false, std::nullopt};
     requests.push_back(request_for(block));
   }
   return requests;
@@ -78,14 +99,21 @@ std::vector<v1::FetchRequest> Download::next_requests() {
 
 std::optional<Clock::TimePoint> Download::next_deadline() const {
   std::optional<Clock::TimePoint> earliest;
+  if (state_ != State::kActive && clock_.now() < *finished_) earliest = *finished_;
   for (const auto& [block, flight] : in_flight_) {
-    const Clock::TimePoint t = flight.resend ? clock_.now() : flight.deadline;
+    Clock::TimePoint t = flight.resend ? clock_.now() : flight.deadline;
+    if (flight.landing) t = flight.resend ? *flight.landing : std::min(t, *flight.landing);
     if (!earliest || t < *earliest) earliest = t;
   }
   return earliest;
 }
 
-Download::ChunkOutcome Download::on_chunk(const v1::Chunk& chunk) {
+Download::ChunkOutcome Download::on_chunk(const v1::Chunk& chunk,
+                                          std::optional<Clock::TimePoint> delivered) {
+  const Clock::TimePoint now = clock_.now();
+  const Clock::TimePoint at = delivered ? std::max(*delivered, now) : now;
+  const std::optional<Clock::TimePoint> landing =
+      at > now ? std::optional<Clock::TimePoint>(at) : std::nullopt;
   if (state_ != State::kActive || chunk.model_id() != manifest_.model_id() ||
       chunk.version() != manifest_.version()) {
     ++counters_.ignored_chunks;
@@ -94,27 +122,35 @@ Download::ChunkOutcome Download::on_chunk(const v1::Chunk& chunk) {
   counters_.bytes_received += chunk.data().size();
   const std::uint64_t block = chunk.offset() / manifest_.block_size();
   const auto flight = in_flight_.find(block);
-  if (chunk.offset() % manifest_.block_size() != 0 || flight == in_flight_.end()) {
+  if (chunk.offset() % manifest_.block_size() != 0 || flight == in_flight_.end() ||
+      flight->second.landing) {
     ++counters_.ignored_chunks;
     return ChunkOutcome::kIgnored;
   }
   if (!chunk.error().empty()) {
-    fail(reason::kUnavailable, "coordinator cannot serve " + printable(manifest_.model_id(), 64) +
-                                   " v" + std::to_string(manifest_.version()) + ": " +
-                                   printable(chunk.error()));
+    fail(reason::kUnavailable,
+         "coordinator cannot serve " + printable(manifest_.model_id(), 64) + " v" +
+             std::to_string(manifest_.version()) + ": " + printable(chunk.error()),
+         at);
     return ChunkOutcome::kRejected;
   }
   const std::uint64_t expected = block_length(block);
   if (chunk.data().size() != expected) {
-    reject(block, "block " + std::to_string(block) + " has " + std::to_string(chunk.data().size()) +
-                      " bytes, expected " + std::to_string(expected));
+    reject(block,
+           "block " + std::to_string(block) + " has " + std::to_string(chunk.data().size()) +
+               " bytes, expected " + std::to_string(expected),
+           landing);
     return ChunkOutcome::kRejected;
   }
   if (crypto::sha256(chunk.data()) != manifest_.block_sha256(static_cast<int>(block))) {
-    reject(block, "block " + std::to_string(block) + " does not match its SHA-256");
+    reject(block, "block " + std::to_string(block) + " does not match its SHA-256", landing);
     return ChunkOutcome::kRejected;
   }
-  in_flight_.erase(flight);
+  if (landing) {
+    flight->second.landing = landing;  // keeps its place in the window until delivered
+  } else {
+    in_flight_.erase(flight);
+  }
   if (block == prefix_blocks_) {
     sink_.append(chunk.data());
     ++prefix_blocks_;
@@ -125,51 +161,58 @@ Download::ChunkOutcome Download::on_chunk(const v1::Chunk& chunk) {
       ++prefix_blocks_;
     }
     sink_.commit();
-    if (prefix_blocks_ == blocks_) finish();
+    if (prefix_blocks_ == blocks_) finish(at);
   } else {
     ahead_.emplace(block, chunk.data());
   }
   return ChunkOutcome::kAccepted;
 }
 
-void Download::reject(std::uint64_t block, std::string detail) {
+void Download::reject(std::uint64_t block, std::string detail,
+                      std::optional<Clock::TimePoint> landing) {
   ++counters_.rejected_chunks;
   if (counters_.rejected_chunks > options_.max_rejected_chunks) {
     fail(reason::kTamperedChunk,
          printable(manifest_.model_id(), 64) + " v" + std::to_string(manifest_.version()) + ": " +
-             detail + " (" + std::to_string(counters_.rejected_chunks) + " bad chunks, giving up)");
+             detail + " (" + std::to_string(counters_.rejected_chunks) + " bad chunks, giving up)",
+         landing.value_or(clock_.now()));
     return;
   }
-  in_flight_[block].resend = true;
+  InFlight& flight = in_flight_[block];
+  flight.resend = true;
+  flight.landing = landing;
 }
 
-void Download::fail(std::string_view why, std::string detail) {
+void Download::fail(std::string_view why, std::string detail, Clock::TimePoint at) {
   state_ = State::kFailed;
   failure_reason_ = std::string(why);
   failure_detail_ = std::move(detail);
   in_flight_.clear();
   ahead_.clear();
-  finished_ = clock_.now();
+  finished_ = at;
 }
 
-void Download::finish() {
+void Download::finish(Clock::TimePoint at) {
   const crypto::FileDigest digest = sink_.digest();
   const std::string label =
       printable(manifest_.model_id(), 64) + " v" + std::to_string(manifest_.version());
   if (digest.size_bytes != manifest_.size_bytes()) {
-    fail(reason::kSizeMismatch, label + ": " + std::to_string(digest.size_bytes) +
-                                    " bytes, manifest says " +
-                                    std::to_string(manifest_.size_bytes()));
+    fail(reason::kSizeMismatch,
+         label + ": " + std::to_string(digest.size_bytes) + " bytes, manifest says " +
+             std::to_string(manifest_.size_bytes()),
+         at);
     return;
   }
   if (crypto::to_hex(digest.sha256) != manifest_.sha256()) {
-    fail(reason::kHashMismatch, label + ": SHA-256 " + crypto::to_hex(digest.sha256) +
-                                    " differs from the manifest's " + manifest_.sha256());
+    fail(reason::kHashMismatch,
+         label + ": SHA-256 " + crypto::to_hex(digest.sha256) + " differs from the manifest's " +
+             manifest_.sha256(),
+         at);
     return;
   }
   sink_.complete();
   state_ = State::kComplete;
-  finished_ = clock_.now();
+  finished_ = at;
 }
 
 v1::DownloadStats Download::stats() const {

@@ -80,7 +80,8 @@ class Download {
   // max_bytes are set; vehicle_id and seq are the caller's. Empty unless kActive.
   std::vector<v1::FetchRequest> next_requests();
 
-  // When next_requests() will have something to resend, if anything is in flight.
+  // When next_requests() will have something to resend, if anything is in flight, or a
+  // chunk taken with a later delivery time lands.
   std::optional<Clock::TimePoint> next_deadline() const;
 
   // Takes one chunk. Chunks for another model or version, for blocks not in flight, or
@@ -90,9 +91,19 @@ class Download {
   // last block arrives, the sink's digest is compared with the manifest's sha256 and size
   // (hash_mismatch, size_mismatch) before the sink is completed. Throws fleetml::Error only
   // when the sink fails (the download is then unusable; make a new one to resume).
-  ChunkOutcome on_chunk(const v1::Chunk& chunk);
+  //
+  // `delivered`: when the vehicle's link delivers the chunk, if later than now (a simulated
+  // vehicle whose trace link is slower than the broker that handed the chunk over). The chunk
+  // is checked and its bytes reach the sink at once, so the caller keeps none of them, but
+  // the download behaves as if the chunk came at `delivered`: until then its block occupies
+  // the window (next_requests asks for nothing past it), a rejected block is asked again only
+  // then, a request still times out (its chunk has not "arrived"), other chunks for the block
+  // are ignored, and if the chunk decides the outcome (last block, final check, or a
+  // failure) state() stays kActive and stats() runs until `delivered`.
+  ChunkOutcome on_chunk(const v1::Chunk& chunk, std::optional<Clock::TimePoint> delivered = {});
 
-  State state() const { return state_; }
+  // The outcome as of now: kActive until the chunk that decided it has been delivered.
+  State state() const;
   // Reason code (shared/crypto/reasons.h) and one-line detail when kFailed.
   const std::string& failure_reason() const { return failure_reason_; }
   const std::string& failure_detail() const { return failure_detail_; }
@@ -111,13 +122,18 @@ class Download {
   struct InFlight {
     Clock::TimePoint deadline;
     bool resend = false;  // rejected: ask again at the next next_requests()
+    // Its chunk was taken but the link delivers it only then: the block keeps its place in
+    // the window (and a rejected one waits to be asked again) until that time.
+    std::optional<Clock::TimePoint> landing;
   };
 
   std::uint64_t block_length(std::uint64_t block) const;
   v1::FetchRequest request_for(std::uint64_t block);
-  void reject(std::uint64_t block, std::string detail);
-  void fail(std::string_view reason, std::string detail);
-  void finish();
+  // `landing`: when the rejected chunk is delivered (a failure then shows from there).
+  void reject(std::uint64_t block, std::string detail, std::optional<Clock::TimePoint> landing);
+  // `at`: when the outcome becomes visible (the deciding chunk's delivery).
+  void fail(std::string_view reason, std::string detail, Clock::TimePoint at);
+  void finish(Clock::TimePoint at);
 
   v1::ManifestBody manifest_;
   DownloadSink& sink_;
@@ -127,7 +143,7 @@ class Download {
   std::uint64_t prefix_blocks_ = 0;  // contiguous blocks handed to the sink
   std::map<std::uint64_t, InFlight> in_flight_;
   std::map<std::uint64_t, std::string> ahead_;  // verified blocks beyond the prefix
-  State state_ = State::kActive;
+  State state_ = State::kActive;                // decided; state() shows it from *finished_ on
   std::string failure_reason_;
   std::string failure_detail_;
   std::uint64_t resumed_from_ = 0;

@@ -196,6 +196,111 @@ TEST_F(DownloadTest, WindowNeverRunsAheadOfTheVerifiedPrefix) {
   EXPECT_EQ(next.back().offset(), 7 * kBlock);
 }
 
+// A simulated vehicle's link delivers chunks later than the broker hands them over: each is
+// verified and stored at once (nothing of it needs keeping), the window and the outcome follow
+// the delivery times.
+// A HashOnlySink that counts what reached it (digest() would end the hash).
+class CountingSink final : public DownloadSink {
+ public:
+  std::uint64_t open(const v1::ManifestBody& manifest) override { return sink_.open(manifest); }
+  void append(std::string_view data) override {
+    appended += data.size();
+    sink_.append(data);
+  }
+  void commit() override {}
+  crypto::FileDigest digest() override { return sink_.digest(); }
+  void complete() override {}
+
+  std::uint64_t appended = 0;
+
+ private:
+  HashOnlySink sink_;
+};
+
+TEST_F(DownloadTest, ChunksDeliveredLaterAreStoredAtOnceAndPaceTheWindow) {
+  using std::chrono::seconds;
+  CountingSink sink;
+  Download d(manifest_, sink, clock_, {.window_blocks = 2});
+  const Clock::TimePoint start = clock_.now();
+  const auto first = d.next_requests();
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(d.on_chunk(answer(first[0]), start + seconds(1)), Outcome::kAccepted);
+  EXPECT_EQ(d.on_chunk(answer(first[1]), start + seconds(2)), Outcome::kAccepted);
+  EXPECT_EQ(sink.appended, 2 * kBlock);  // in the running hash already
+  EXPECT_EQ(d.verified_prefix(), 2 * kBlock);
+  EXPECT_TRUE(d.next_requests().empty());  // both still occupy the window
+  EXPECT_EQ(d.next_deadline(), start + seconds(1));
+  EXPECT_EQ(d.on_chunk(answer(first[0])), Outcome::kIgnored);  // taken, landing
+  clock_.set(start + seconds(1));
+  auto next = d.next_requests();
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].offset(), 2 * kBlock);
+  clock_.set(start + seconds(2));
+  next.push_back(d.next_requests().at(0));
+  EXPECT_EQ(next[1].offset(), 3 * kBlock);
+  // The rest arrives in one go, the link delivering the last block at start + 9 s.
+  Clock::TimePoint delivered = start + seconds(2);
+  while (d.verified_prefix() < content_.size()) {
+    for (const auto& r : next) {
+      delivered += std::chrono::milliseconds(350);
+      EXPECT_EQ(d.on_chunk(answer(r), delivered), Outcome::kAccepted);
+    }
+    clock_.set(delivered);
+    next = d.next_requests();
+  }
+  EXPECT_EQ(sink.appended, content_.size());
+  clock_.set(start + seconds(2));
+  EXPECT_EQ(d.state(), State::kActive);  // verified, but its last chunk has not arrived
+  EXPECT_EQ(d.next_deadline(), delivered);
+  clock_.set(delivered);
+  ASSERT_EQ(d.state(), State::kComplete) << d.failure_detail();
+  EXPECT_DOUBLE_EQ(d.stats().duration_s(),
+                   std::chrono::duration<double>(delivered - start).count());
+  EXPECT_EQ(d.counters().requests_sent, 21u);
+}
+
+TEST_F(DownloadTest, RejectionsAndFailuresActWhenTheBadChunkIsDelivered) {
+  using std::chrono::seconds;
+  HashOnlySink sink;
+  Download d(manifest_, sink, clock_, {.window_blocks = 2, .max_rejected_chunks = 1});
+  const Clock::TimePoint start = clock_.now();
+  const auto requests = d.next_requests();
+  v1::Chunk bad = answer(requests[0]);
+  (*bad.mutable_data())[5] ^= 0x40;
+  EXPECT_EQ(d.on_chunk(bad, start + seconds(2)), Outcome::kRejected);
+  EXPECT_TRUE(d.next_requests().empty());  // asked again only once it has arrived
+  clock_.set(start + seconds(2));
+  const auto again = d.next_requests();
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].offset(), requests[0].offset());
+  // The second bad chunk fails the download, visibly only when the link delivers it.
+  EXPECT_EQ(d.on_chunk(bad, start + seconds(5)), Outcome::kRejected);
+  EXPECT_EQ(d.state(), State::kActive);
+  EXPECT_TRUE(d.next_requests().empty());
+  clock_.set(start + seconds(5));
+  EXPECT_EQ(d.state(), State::kFailed);
+  EXPECT_EQ(d.failure_reason(), reason::kTamperedChunk);
+  EXPECT_DOUBLE_EQ(d.stats().duration_s(), 5);
+}
+
+TEST_F(DownloadTest, ARequestWhoseChunkIsStillLandingTimesOut) {
+  HashOnlySink sink;
+  Download d(manifest_, sink, clock_,
+             {.window_blocks = 1, .request_timeout = std::chrono::seconds(10)});
+  const auto first = d.next_requests();
+  d.on_chunk(answer(first[0]), clock_.now() + std::chrono::seconds(15));
+  clock_.advance(std::chrono::seconds(10));
+  const auto again = d.next_requests();  // a real vehicle would not have it by now either
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].offset(), 0u);
+  EXPECT_EQ(d.counters().timeouts, 1u);
+  clock_.advance(std::chrono::seconds(5));
+  const auto next = d.next_requests();
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].offset(), kBlock);
+  EXPECT_EQ(d.on_chunk(answer(again[0])), Outcome::kIgnored);  // the duplicate
+}
+
 TEST_F(DownloadTest, ResumesAfterReopeningTheFileSinkWithinOneWindow) {
   constexpr std::uint32_t kWindow = 4;
   std::set<std::uint64_t> received;  // offsets whose bytes reached the first run

@@ -801,9 +801,65 @@ class MqttClient::Impl {
   std::atomic<std::uint64_t> outstanding_bytes_{0};
 };
 
+PublishThread::PublishThread(std::size_t max_queued)
+    : max_queued_(std::max<std::size_t>(max_queued, 1)), thread_([this] { loop(); }) {}
+
+PublishThread::~PublishThread() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+PublishThread::Stats PublishThread::stats() const {
+  std::lock_guard lock(mutex_);
+  return {ran_, wait_max_ms_, ran_ == 0 ? 0 : wait_sum_ms_ / static_cast<double>(ran_)};
+}
+
+void PublishThread::post(std::function<void()> task) {
+  {
+    std::unique_lock lock(mutex_);
+    done_.wait(lock, [&] { return queue_.size() < max_queued_; });
+    queue_.push_back({std::move(task), std::chrono::steady_clock::now()});
+    ++posted_;
+  }
+  wake_.notify_one();
+}
+
+void PublishThread::flush() {
+  std::unique_lock lock(mutex_);
+  const std::uint64_t target = posted_;
+  done_.wait(lock, [&] { return ran_ >= target; });
+}
+
+void PublishThread::loop() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, everything handed over
+    Task task = std::move(queue_.front());
+    queue_.pop_front();
+    const double wait_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - task.queued)
+            .count();
+    lock.unlock();
+    task.run();  // MqttClient's task catches what Impl::publish throws
+    task = {};   // its message goes before the lock is taken again
+    lock.lock();
+    wait_max_ms_ = std::max(wait_max_ms_, wait_ms);
+    wait_sum_ms_ += wait_ms;
+    ++ran_;
+    done_.notify_all();
+  }
+}
+
 MqttClient::MqttClient(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 
-MqttClient::~MqttClient() = default;
+MqttClient::~MqttClient() {
+  if (impl_->options().publisher) impl_->options().publisher->flush();
+}
 
 const ClientOptions& MqttClient::options() const { return impl_->options(); }
 
@@ -836,6 +892,8 @@ void MqttClient::connect_all(const std::vector<MqttClient*>& clients,
 }
 
 void MqttClient::disconnect(std::chrono::milliseconds timeout, bool send_will) {
+  refuse_in_callback("MqttClient::disconnect");
+  if (impl_->options().publisher) impl_->options().publisher->flush();
   impl_->disconnect(timeout, send_will);
 }
 
@@ -848,13 +906,32 @@ void MqttClient::subscribe(const std::string& filter, int qos, Handler handler,
 
 void MqttClient::unsubscribe(const std::string& filter) { impl_->unsubscribe(filter); }
 
-void MqttClient::publish(Message message) { impl_->publish(std::move(message)); }
+void MqttClient::publish(Message message) {
+  PublishThread* publisher = impl_->options().publisher.get();
+  if (publisher == nullptr) {
+    impl_->publish(std::move(message));
+    return;
+  }
+  check_topic_name(message.topic);  // the caller hears of its own mistakes
+  check_qos(message.qos);
+  publisher->post([impl = impl_.get(), m = std::move(message)]() mutable {
+    try {
+      impl->publish(std::move(m));
+    } catch (const Error& e) {
+      log::error(kLog, "publish failed",
+                 {{"client", impl->options().client_id}, {"error", e.what()}});
+    }
+  });
+}
 
 void MqttClient::publish(std::string topic, std::string payload, int qos, bool retained) {
-  impl_->publish(Message{std::move(topic), std::move(payload), qos, retained, {}, {}});
+  publish(Message{std::move(topic), std::move(payload), qos, retained, {}, {}});
 }
 
 void MqttClient::publish_wait(Message message, std::chrono::milliseconds timeout) {
+  refuse_in_callback("MqttClient::publish_wait");
+  // After what this client queued before, as without a publisher.
+  if (impl_->options().publisher) impl_->options().publisher->flush();
   impl_->publish_wait(std::move(message), timeout);
 }
 

@@ -1,12 +1,16 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace fleetml::transport {
@@ -57,6 +61,8 @@ struct Will {
   bool retained = true;
 };
 
+class PublishThread;
+
 struct ClientOptions {
   std::string broker_uri = "mqtt://127.0.0.1:1883";
   // Required. Stable across restarts (e.g. "vehicle-<vid>", "coordinator") so the broker can
@@ -91,6 +97,62 @@ struct ClientOptions {
   // that the newest are dropped and counted (Stats::dropped), with a warning logged at the
   // 1st, 2nd, 4th, 8th, ... drop and a summary when the connection is back.
   int max_buffered = 10000;
+
+  // When set, publish() checks the message and queues it for this thread, which makes the
+  // Paho call (see PublishThread); clients may share one. nullptr: publish() calls Paho.
+  std::shared_ptr<PublishThread> publisher;
+};
+
+// A thread that makes the Paho calls of publish() for the clients given it
+// (ClientOptions::publisher), in the order they were queued. Paho C 1.3.12 serializes every
+// client of a process on one mutex, which its receive thread holds while it polls every
+// socket: with a thousand clients in one process (a simulated fleet) a publish() call waited
+// there, and the caller's thread with it. With a PublishThread publish() returns after
+// checking and queueing the message; publish_wait(), disconnect() and the destructor first
+// wait until the thread has handed over what was queued before. Any number of clients may
+// share one (they keep it alive). The queue is bounded: publish() blocks while it holds
+// `max_queued` messages, so a producer faster than Paho is slowed down as without the thread
+// instead of piling up work (a simulated fleet's fetch requests would otherwise flood the
+// process with chunks it cannot take in).
+class PublishThread {
+ public:
+  explicit PublishThread(std::size_t max_queued);
+  // Hands over everything queued, then stops.
+  ~PublishThread();
+  PublishThread(const PublishThread&) = delete;
+  PublishThread& operator=(const PublishThread&) = delete;
+
+  // How long publishes waited in the queue, in real milliseconds (what a caller would have
+  // waited instead, at most, plus the queue's own backlog).
+  struct Stats {
+    std::uint64_t published = 0;
+    double wait_max_ms = 0;
+    double wait_mean_ms = 0;
+  };
+  Stats stats() const;
+
+ private:
+  friend class MqttClient;
+  struct Task {
+    std::function<void()> run;
+    std::chrono::steady_clock::time_point queued;
+  };
+  void post(std::function<void()> task);
+  // Returns once every task posted before has run. Not on the thread itself.
+  void flush();
+  void loop();
+
+  const std::size_t max_queued_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable done_;  // a task ran: flush() and a blocked post() look again
+  std::deque<Task> queue_;
+  std::uint64_t posted_ = 0;
+  std::uint64_t ran_ = 0;
+  double wait_max_ms_ = 0;
+  double wait_sum_ms_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
 };
 
 // Checks options before use (MqttClient's constructor calls it): a valid broker URI, a
@@ -153,6 +215,8 @@ class MqttClient {
   explicit MqttClient(ClientOptions options);
   // Disconnects cleanly (the broker discards the will) waiting at most one second, then
   // releases everything; safe when the broker is gone. Handlers are not called afterwards.
+  // With ClientOptions::publisher, first waits until its queue has handed over this client's
+  // messages.
   ~MqttClient();
   MqttClient(const MqttClient&) = delete;
   MqttClient& operator=(const MqttClient&) = delete;
@@ -201,7 +265,8 @@ class MqttClient {
   void unsubscribe(const std::string& filter);
 
   // Queues a message and returns at once; delivery happens in the background (buffered while
-  // disconnected). Throws fleetml::Error only for an invalid topic or QoS.
+  // disconnected). Throws fleetml::Error only for an invalid topic or QoS. With
+  // ClientOptions::publisher the Paho call happens on that thread (a failure there is logged).
   void publish(Message message);
   void publish(std::string topic, std::string payload, int qos, bool retained = false);
 

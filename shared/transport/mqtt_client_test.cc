@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <random>
 
@@ -124,6 +125,51 @@ TEST(MqttClient, ABurstBeyondTheInFlightWindowArrivesCompleteAndInOrder) {
   ASSERT_EQ(got.size(), static_cast<std::size_t>(kCount));
   for (int i = 0; i < kCount; ++i) ASSERT_EQ(got[i].payload, std::to_string(i));
   EXPECT_EQ(pub.stats().dropped, 0u);
+}
+
+// Publishes made on a PublishThread shared by several clients: each client's messages
+// arrive complete and in order through a queue of two, publish_wait comes after what was
+// queued before it, a client destroyed right after publishing still hands its messages
+// over, and a bad topic is the caller's error, not the thread's.
+TEST(MqttClient, APublishThreadKeepsEachClientsOrderAndHandsEverythingOver) {
+  MosquittoBroker broker;
+  MqttClient sub(options_for(broker, "sub"));
+  Inbox inbox;
+  sub.subscribe("queued/#", 1, inbox.handler());
+  sub.connect();
+  const auto publisher = std::make_shared<PublishThread>(/*max_queued=*/2);  // publish() blocks
+  constexpr int kCount = 300;
+  std::vector<std::unique_ptr<MqttClient>> pubs;
+  std::vector<MqttClient*> raw;
+  for (int c = 0; c < 3; ++c) {
+    ClientOptions o = options_for(broker, "pub");
+    o.max_inflight = 5;
+    o.publisher = publisher;
+    pubs.push_back(std::make_unique<MqttClient>(o));
+    raw.push_back(pubs.back().get());
+  }
+  MqttClient::connect_all(raw);
+  EXPECT_THROW(pubs[0]->publish("queued/#", "x", 1), Error);
+  EXPECT_THROW(pubs[0]->publish("queued/0", "x", 3), Error);
+  for (int i = 0; i < kCount; ++i) {
+    for (int c = 0; c < 3; ++c) {
+      pubs[c]->publish("queued/" + std::to_string(c), std::to_string(i), 1);
+    }
+  }
+  pubs[0]->publish_wait({"queued/0", "last", 1, false, {}, {}});
+  pubs[2].reset();  // destroyed with its messages possibly still queued
+  ASSERT_TRUE(inbox.wait_for(3 * kCount + 1)) << "got " << inbox.size();
+  std::map<std::string, std::vector<std::string>> by_topic;
+  for (const Message& m : inbox.messages()) by_topic[m.topic].push_back(m.payload);
+  for (int c = 0; c < 3; ++c) {
+    const auto& got = by_topic["queued/" + std::to_string(c)];
+    ASSERT_EQ(got.size(), kCount + (c == 0 ? 1u : 0u)) << c;
+    for (int i = 0; i < kCount; ++i) ASSERT_EQ(got[i], std::to_string(i)) << c;
+  }
+  EXPECT_EQ(by_topic["queued/0"].back(), "last");
+  const PublishThread::Stats stats = publisher->stats();
+  EXPECT_EQ(stats.published, 3u * kCount);  // publish_wait does not queue
+  EXPECT_GE(stats.wait_max_ms, stats.wait_mean_ms);
 }
 
 TEST(MqttClient, RetainedMessagesArriveOnSubscribeMarkedRetained) {

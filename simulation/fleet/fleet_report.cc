@@ -154,6 +154,7 @@ nlohmann::json report_json(const FleetResult& result, const std::vector<AppVerdi
                         {"scenario", v.scenario},
                         {"trace", v.trace},
                         {"link_offset_s", v.link_offset_s},
+                        {"join_s", v.join_s},
                         {"assignment_seq", v.assignment ? v.assignment->seq() : 0},
                         {"applications", std::move(apps)}});
   }

@@ -76,9 +76,9 @@ class FleetPlanTest : public ::testing::Test {
     }
   }
 
-  std::vector<VehiclePlan> plan(std::uint64_t seed) {
+  std::vector<VehiclePlan> plan(std::uint64_t seed, double ramp_s = 0) {
     return plan_fleet(parse_mix("pc-i9:1,rpi4:1,rpi5:1,jetson-nano-cpu:1,jetson-nano-gpu:1"), 40,
-                      seed, devices_, scenarios_);
+                      seed, devices_, scenarios_, ramp_s);
   }
 
   // The first calibration the vehicle's platform stream yields (the truth plus its jitter).
@@ -134,6 +134,25 @@ TEST_F(FleetPlanTest, AnotherSeedDrawsOtherLinksAndJitter) {
   EXPECT_GE(offsets, 35u);
   EXPECT_EQ(streams, a.size());
   EXPECT_EQ(calibrations, a.size());
+}
+
+TEST_F(FleetPlanTest, ARampDrawsJoinTimesAndChangesNothingElse) {
+  const std::vector<VehiclePlan> still = plan(7);
+  const std::vector<VehiclePlan> ramped = plan(7, 120);
+  EXPECT_EQ(draws(ramped), draws(still));
+  std::vector<double> joins;
+  for (const VehiclePlan& p : still) EXPECT_EQ(p.join_s, 0);
+  for (const VehiclePlan& p : ramped) {
+    EXPECT_GE(p.join_s, 0);
+    EXPECT_LT(p.join_s, 120);
+    joins.push_back(p.join_s);
+  }
+  std::sort(joins.begin(), joins.end());
+  EXPECT_LT(joins.front(), 30);  // spread over the ramp, not bunched (seed 7: fixed draws)
+  EXPECT_GT(joins.back(), 90);
+  EXPECT_EQ(std::adjacent_find(joins.begin(), joins.end()), joins.end());
+  const std::vector<VehiclePlan> again = plan(7, 120);
+  for (std::size_t i = 0; i < again.size(); ++i) EXPECT_EQ(again[i].join_s, ramped[i].join_s);
 }
 
 class SimPlatformTest : public ::testing::Test {
@@ -196,6 +215,20 @@ TEST_F(SimPlatformTest, RecordsEachDownloadBesideWhatTheTraceAloneTakes) {
   EXPECT_DOUBLE_EQ(platform_.downloads()[0].end_s, 4.5);
   EXPECT_EQ(platform_.downloads()[0].model_id, "m");
   EXPECT_EQ(platform_.downloads()[0].version, 3u);
+}
+
+TEST_F(SimPlatformTest, ADownloadEndsWhenTheLinkDeliversItsLastChunk) {
+  v1::ManifestBody manifest;
+  manifest.set_model_id("m");
+  manifest.set_size_bytes(1500);
+  const auto sink = platform_.open_sink({});
+  sink->open(manifest);
+  // The agent hashes the chunk when the broker hands it over (t=0) and completes the sink
+  // then; the link delivers it at 2.25 (1000 B by t=1, a dead second, 500 B at 2000 B/s).
+  EXPECT_EQ(platform_.chunk_arrival(at(0), 1500), at(2.25));
+  sink->append(std::string(1500, 'x'));
+  sink->complete();
+  EXPECT_DOUBLE_EQ(platform_.downloads()[0].end_s, 2.25);
 }
 
 TEST_F(SimPlatformTest, KeepsNoFilesAndFailsUnknownModels) {

@@ -32,7 +32,10 @@ class SimPlatform::Sink final : public vehicle::ArtifactSink {
   void commit() override {}
   crypto::FileDigest digest() override { return sink_.digest(); }
   void complete() override {
-    platform_.downloads_.at(index_).end_s = platform_.link_time_s(platform_.clock_.now());
+    // The agent takes a chunk when the broker hands it over, before the link delivers it:
+    // the last byte arrives when the link's last chunk does.
+    platform_.downloads_.at(index_).end_s =
+        std::max(platform_.link_time_s(platform_.clock_.now()), platform_.busy_until_s_);
   }
   std::filesystem::path artifact_path() const override { return {}; }
   void discard() override {}  // nothing kept: the next open() starts from zero anyway

@@ -28,7 +28,8 @@ using ModelStructures = std::map<std::string, model::ModelProfile, std::less<>>;
 // - downloads: hashed and dropped (no disk), installs keep metadata only; each is recorded
 //   with what the trace link alone would have taken (downloads());
 // - pacing: chunks are serialized on the trace link; a chunk handed over by the broker at
-//   link time t is consumed at finish_time_s(max(t, end of the previous chunk), bytes);
+//   link time t arrives at finish_time_s(max(t, end of the previous chunk), bytes) (the
+//   agent hashes it at once and treats it as arrived then: Platform::chunk_arrival);
 // - link samples: the trace's whole seconds, the first call including `history_s` seconds
 //   before link time 0 (what a vehicle that was already driving would have measured).
 //

@@ -79,7 +79,7 @@ void Agent::prepare() {
                        scheduler_.post([this, payload = m.payload] { on_assignment(payload); });
                      });
   client_->subscribe(topics_.chunk(config_.vehicle_id), 1, [this](const transport::Message& m) {
-    scheduler_.post([this, payload = m.payload]() mutable { receive_chunk(std::move(payload)); });
+    scheduler_.post([this, payload = m.payload] { on_chunk(payload); });
   });
   client_->subscribe(
       topics_.filter(messages::TopicKind::kManifest), 1, [this](const transport::Message& m) {
@@ -90,8 +90,9 @@ void Agent::prepare() {
   resume_from_disk();
 }
 
-void Agent::begin_ticking() {
+void Agent::join(bool hello) {
   last_tick_ = last_link_report_ = clock_.now();
+  if (hello && client_->connected()) on_connected();
   scheduler_.post_after(kTick, [this] { tick(); });
   log::info(kLog, "vehicle agent started",
             {{"vehicle", config_.vehicle_id}, {"session", session_}});
@@ -100,7 +101,7 @@ void Agent::begin_ticking() {
 void Agent::start() {
   prepare();
   connect_or_retry(std::chrono::seconds(1));
-  begin_ticking();
+  join(false);
 }
 
 void Agent::connect_or_retry(std::chrono::seconds wait) {
@@ -116,14 +117,24 @@ void Agent::connect_or_retry(std::chrono::seconds wait) {
   }
 }
 
-void Agent::start_all(const std::vector<Agent*>& agents) {
+void Agent::start_all(const std::vector<Agent*>& agents,
+                      const std::vector<Clock::Duration>& joins) {
   std::vector<transport::MqttClient*> clients;
   for (Agent* agent : agents) {
     agent->prepare();
     clients.push_back(agent->client_.get());
   }
   transport::MqttClient::connect_all(clients);
-  for (Agent* agent : agents) agent->begin_ticking();
+  for (std::size_t i = 0; i < agents.size(); ++i) {
+    Agent* agent = agents[i];
+    const Clock::Duration delay = i < joins.size() ? joins[i] : Clock::Duration::zero();
+    if (delay <= Clock::Duration::zero()) {
+      agent->join(false);  // on_connected, already posted, says hello
+    } else {
+      agent->joins_at_ = agent->clock_.now() + delay;
+      agent->scheduler_.post_at(agent->joins_at_, [agent] { agent->join(true); });
+    }
+  }
 }
 
 void Agent::stop(std::chrono::milliseconds timeout) {
@@ -172,6 +183,7 @@ fs::path Agent::manifest_dir() const { return config_.data_dir / "manifests"; }
 // --- inbound -----------------------------------------------------------------------------
 
 void Agent::on_connected() {
+  if (clock_.now() < joins_at_) return;  // not powered on yet: join() says hello
   // A will may have been published while the connection was down (keep-alive timeout), so
   // every (re)connection says ONLINE again, with the same session.
   publish_status(true);
@@ -215,28 +227,23 @@ void Agent::on_manifest(const std::string& model_id, const std::string& payload)
   if (assignment_) reconcile();
 }
 
-void Agent::receive_chunk(std::string payload) {
-  const Clock::TimePoint now = clock_.now();
-  const Clock::TimePoint arrival = platform_.chunk_arrival(now, payload.size());
-  if (arrival <= now) {
-    on_chunk(payload);
-  } else {
-    scheduler_.post_at(arrival, [this, payload = std::move(payload)] { on_chunk(payload); });
-  }
-}
-
 void Agent::on_chunk(const std::string& payload) {
   v1::Chunk chunk;
   if (!chunk.ParseFromString(payload)) {
     log::debug(kLog, "chunk does not parse", {{"vehicle", config_.vehicle_id}});
     return;
   }
+  // The chunk is checked and its bytes go to the sink now; only what follows from its
+  // arrival (the next requests, or the download's end) waits for the platform's link, so a
+  // simulated vehicle holds no chunk bytes while its link is busy.
+  const Clock::TimePoint now = clock_.now();
+  const Clock::TimePoint delivered = platform_.chunk_arrival(now, payload.size());
   second_bytes_ += chunk.data().size();
   for (auto& [sha, job] : jobs_) {
     const v1::ManifestBody& m = job.manifest;
     if (m.model_id() != chunk.model_id() || m.version() != chunk.version()) continue;
     try {
-      job.download->on_chunk(chunk);
+      job.download->on_chunk(chunk, delivered);
     } catch (const Error& e) {
       // The sink failed (disk full, I/O error): the download is unusable; a later
       // reconcile starts a new one, which resumes from what the sink made durable.
@@ -245,12 +252,22 @@ void Agent::on_chunk(const std::string& payload) {
       jobs_.erase(sha);
       return;
     }
-    if (job.download->state() == delivery::Download::State::kActive) {
-      pump(job);
+    if (delivered <= now) {
+      chunk_delivered(sha);
     } else {
-      finish_job(std::string(sha));
+      scheduler_.post_at(delivered, [this, sha = sha] { chunk_delivered(sha); });
     }
     return;
+  }
+}
+
+void Agent::chunk_delivered(std::string sha256) {
+  const auto job = jobs_.find(sha256);
+  if (job == jobs_.end()) return;  // ended (or dropped by a new assignment) meanwhile
+  if (job->second.download->state() == delivery::Download::State::kActive) {
+    pump(job->second);
+  } else {
+    finish_job(sha256);
   }
 }
 

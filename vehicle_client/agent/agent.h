@@ -63,7 +63,12 @@ class Agent {
   // start() for many agents (one process simulating a fleet), connecting them together with
   // transport::MqttClient::connect_all: a loop of start() takes about a second per client
   // with this Paho release. Throws fleetml::Error for the first that cannot connect.
-  static void start_all(const std::vector<Agent*>& agents);
+  // `joins` (empty, or one per agent): how long after now each agent powers on, i.e. says
+  // ONLINE, publishes its Capability and starts ticking; its session connects now anyway
+  // (connecting one client later costs seconds with this Paho release, see connect_all), and
+  // messages it receives meanwhile (retained manifests) are kept.
+  static void start_all(const std::vector<Agent*>& agents,
+                        const std::vector<Clock::Duration>& joins = {});
   // Publishes Status{OFFLINE} (not a will: a clean goodbye) and disconnects, waiting at most
   // `timeout` for queued messages to leave.
   void stop(std::chrono::milliseconds timeout = std::chrono::seconds(2));
@@ -78,10 +83,11 @@ class Agent {
     std::unique_ptr<delivery::Download> download;
   };
 
-  // start() = prepare(), connect, begin_ticking(). prepare: device, calibration, will, client
-  // and subscriptions; begin_ticking: the first tick.
+  // start() = prepare(), connect, join(). prepare: device, calibration, will, client and
+  // subscriptions; join: the first tick (and, with `hello`, the ONLINE Status and Capability
+  // that on_connected skipped before joins_at_).
   void prepare();
-  void begin_ticking();
+  void join(bool hello);
   // The first connection: connect(), or a retry after `wait` on the scheduler.
   void connect_or_retry(std::chrono::seconds wait);
   // Queues the assignment and manifests kept from the last run (scheduler thread).
@@ -93,9 +99,12 @@ class Agent {
   void on_connected();
   void on_assignment(const std::string& payload);
   void on_manifest(const std::string& model_id, const std::string& payload);
-  // Consumes the chunk when the platform's link delivers it (Platform::chunk_arrival).
-  void receive_chunk(std::string payload);
+  // Verifies the chunk and hands its bytes to the download's sink at once; what its arrival
+  // causes waits until the platform's link delivers it (Platform::chunk_arrival).
   void on_chunk(const std::string& payload);
+  // A chunk of the artifact `sha256` (a copy: finish_job erases the key) has been delivered: asks
+  // for more, or ends the job once the download's outcome is due (Download::state()).
+  void chunk_delivered(std::string sha256);
   void tick();
 
   // Brings every application of the current assignment to its assigned model.
@@ -153,6 +162,7 @@ class Agent {
   Clock::TimePoint last_tick_{};
   Clock::TimePoint last_status_{};
   Clock::TimePoint last_link_report_{};
+  Clock::TimePoint joins_at_{};  // start_all's power-on time; silent before
   bool stopped_ = false;
 };
 

@@ -63,8 +63,10 @@ class Platform {
   // does not exist.
   virtual bool stores_artifacts() const { return true; }
   // When the vehicle's own link delivers a chunk of `bytes` (its MQTT payload) that the broker
-  // handed over at `received`. The agent consumes the chunk only then, so a simulated link
-  // paces the transfer (chunks in flight are serialized on the link). Default: at once.
+  // handed over at `received`. The agent verifies and stores the chunk at once but treats it
+  // as arrived (asks for the next block, ends the download) only then, so a simulated link
+  // paces the transfer (chunks in flight are serialized on the link) without the agent
+  // holding chunk bytes meanwhile (delivery::Download::on_chunk). Default: at once.
   virtual Clock::TimePoint chunk_arrival(Clock::TimePoint received, std::size_t bytes) {
     static_cast<void>(bytes);
     return received;
