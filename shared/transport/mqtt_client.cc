@@ -240,11 +240,7 @@ class MqttClient::Impl {
   }
 
   ~Impl() {
-    {
-      // Waits for a callback in progress; later ones see closed_ and return.
-      std::lock_guard callbacks(callback_mutex_);
-      closed_ = true;
-    }
+    mute();
     {
       std::lock_guard lock(mutex_);
       state_handler_ = nullptr;  // the application may be tearing down what it captured
@@ -259,6 +255,13 @@ class MqttClient::Impl {
   }
 
   const ClientOptions& options() const { return options_; }
+
+  // Waits for a callback in progress; later ones see closed_ and return, so no handler of
+  // this client runs (nor publishes) after this.
+  void mute() {
+    std::lock_guard callbacks(callback_mutex_);
+    closed_ = true;
+  }
 
   void on_state(StateHandler handler) {
     std::lock_guard lock(mutex_);
@@ -858,7 +861,12 @@ void PublishThread::loop() {
 MqttClient::MqttClient(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 MqttClient::~MqttClient() {
-  if (impl_->options().publisher) impl_->options().publisher->flush();
+  if (impl_->options().publisher) {
+    // Handlers first, so none can queue a publish for this client once the queue is flushed:
+    // the queued task would run after the client is gone.
+    impl_->mute();
+    impl_->options().publisher->flush();
+  }
 }
 
 const ClientOptions& MqttClient::options() const { return impl_->options(); }
