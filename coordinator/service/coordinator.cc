@@ -372,12 +372,11 @@ void Coordinator::ingest(const Inbound& m, IngestBatch& effects) {
     case TopicKind::kCapability: {
       auto cap = decode<v1::Capability>(m.payload, "Capability");
       check(cap, vid);
-      if (!db_->accept_seq(vid, storage::MessageKind::kCapability, cap.seq())) {
+      const std::string key = latency_.device_key(cap);
+      if (!db_->save_capability(cap, key)) {  // checks and records the seq too
         ++stale_;
         return;
       }
-      const std::string key = latency_.device_key(cap);
-      db_->save_capability(cap, key);
       // Measurements the vehicle carries in its capability (recovers reports lost in a crash).
       std::vector<storage::MeasurementRecord> fresh;
       for (const auto& installed : cap.installed()) {
