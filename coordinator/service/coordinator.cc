@@ -102,6 +102,9 @@ storage::MeasurementRecord measurement_record(const std::string& vehicle_id,
 class Coordinator::IngestBatch {
  public:
   std::vector<std::function<void()>> after_commit;
+  // Vehicles to re-plan once after_commit has run: marked together, so that the planning
+  // thread is woken once per batch rather than once per message.
+  std::vector<std::string> dirty;
 };
 
 Coordinator::Coordinator(CoordinatorOptions options, const Clock& clock, LatencyModel& latency)
@@ -349,6 +352,7 @@ void Coordinator::ingest_loop() {
       continue;
     }
     for (auto& effect : effects.after_commit) effect();
+    mark_dirty(effects.dirty);
     unapplied_ -= batch.size();
   }
 }
@@ -402,8 +406,8 @@ void Coordinator::ingest(const Inbound& m, IngestBatch& effects) {
               state.device_key = key;
             }
             for (const auto& record : fresh) latency_.add_measurement(record);
-            mark_dirty(vid);
           });
+      effects.dirty.push_back(vid);
       break;
     }
     case TopicKind::kStatus: {
@@ -458,8 +462,8 @@ void Coordinator::ingest(const Inbound& m, IngestBatch& effects) {
             samples.pop_front();
           }
         }
-        mark_dirty(vid);
       });
+      effects.dirty.push_back(vid);
       break;
     }
     case TopicKind::kReport: {
@@ -523,7 +527,7 @@ void Coordinator::on_report(const std::string& vid, const v1::Report& report,
           }
         }
       }
-      mark_dirty(vid);  // measured latency now overrides the estimate
+      mark_dirty({vid});  // measured latency now overrides the estimate
       break;
     }
     case v1::Report::INSTALL_FAILED:
@@ -543,11 +547,11 @@ void Coordinator::on_report(const std::string& vid, const v1::Report& report,
 
 // --- Planning thread -------------------------------------------------------------------------
 
-void Coordinator::mark_dirty(const std::string& vehicle_id, bool force) {
+void Coordinator::mark_dirty(const std::vector<std::string>& vehicle_ids) {
+  if (vehicle_ids.empty()) return;
   {
     std::lock_guard lock(dirty_mutex_);
-    bool& f = dirty_[vehicle_id];
-    f = f || force;
+    for (const auto& id : vehicle_ids) dirty_.try_emplace(id, false);
   }
   dirty_wake_.notify_one();
 }
@@ -558,7 +562,7 @@ void Coordinator::mark_all_dirty() {
     std::lock_guard lock(state_mutex_);
     for (const auto& [id, state] : vehicles_) ids.push_back(id);
   }
-  for (const auto& id : ids) mark_dirty(id);
+  mark_dirty(ids);
 }
 
 void Coordinator::plan_loop() {
