@@ -190,16 +190,17 @@ Estimate RooflineEstimator::estimate(const Query& query) const {
   return estimate_with(query, c);
 }
 
-Estimate RooflineEstimator::estimate_with(const Query& query,
-                                          const DeviceCorrections* corrections) const {
+Estimate RooflineEstimator::estimate_with(const Query& query, const DeviceCorrections* corrections,
+                                          bool with_basis) const {
   const RooflineTerms terms =
       roofline_terms(query.model, query.capability.calibration(), query.batch, options_);
-  double point = terms.total_ms();
-  double margin = bound_log_margin({}, options_);
+  const double point = corrections ? corrected_ms(terms, *corrections) : terms.total_ms();
+  const double margin =
+      corrections ? corrections->bound_log_margin : bound_log_margin({}, options_);
+  Estimate e{point, point * std::exp(margin), name(), ""};
+  if (!with_basis) return e;
   char basis[256];
   if (corrections) {
-    point = corrected_ms(terms, *corrections);
-    margin = corrections->bound_log_margin;
     std::snprintf(basis, sizeof basis,
                   "%d ops (%d fused) against the calibration, adapted to %d measurements of %d "
                   "models on this device kind (held-out error %.0f%% rms)",
@@ -211,7 +212,8 @@ Estimate RooflineEstimator::estimate_with(const Query& query,
                   "kind, prior bound",
                   terms.ops, terms.fused);
   }
-  return {point, point * std::exp(margin), name(), basis};
+  e.basis = basis;
+  return e;
 }
 
 }  // namespace fleetml::estimation
