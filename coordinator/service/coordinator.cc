@@ -18,6 +18,10 @@ namespace {
 using messages::TopicKind;
 constexpr const char* kLog = "coordinator";
 constexpr std::size_t kIngestBatch = 512;
+// How long the ingest thread lets a batch fill before it commits what it has: a burst then
+// costs one commit (WAL writes of every page it touched) instead of one per few messages. It
+// is added to the time until a message is committed (docs/storage.md).
+constexpr auto kIngestLinger = std::chrono::milliseconds(2);
 constexpr auto kHousekeeping = std::chrono::seconds(10);
 
 // An inbound message the coordinator refuses; becomes a rejected_input event.
@@ -102,6 +106,9 @@ storage::MeasurementRecord measurement_record(const std::string& vehicle_id,
 class Coordinator::IngestBatch {
  public:
   std::vector<std::function<void()>> after_commit;
+  // Vehicles to re-plan once after_commit has run: marked together, so that the planning
+  // thread is woken once per batch rather than once per message.
+  std::vector<std::string> dirty;
 };
 
 Coordinator::Coordinator(CoordinatorOptions options, const Clock& clock, LatencyModel& latency)
@@ -274,12 +281,16 @@ void Coordinator::on_message(const transport::Message& message) {
     }
     inbound.bad_topic = true;  // unreadable request: reported as rejected input
   }
+  bool wake = false;
   {
     std::lock_guard lock(inbound_mutex_);
     inbound_.push_back(std::move(inbound));
     ++unapplied_;
+    // The ingest thread waits for a first message, then for a full batch (or kIngestLinger):
+    // waking it for every message would cost a context switch each.
+    wake = inbound_.size() == 1 || inbound_.size() == kIngestBatch;
   }
-  inbound_wake_.notify_one();
+  if (wake) inbound_wake_.notify_one();
 }
 
 void Coordinator::on_fetch(const std::string& vehicle_id, const transport::Message& message) {
@@ -317,6 +328,8 @@ void Coordinator::ingest_loop() {
     {
       std::unique_lock lock(inbound_mutex_);
       inbound_wake_.wait(lock, [&] { return stopping_ || !inbound_.empty(); });
+      inbound_wake_.wait_for(lock, kIngestLinger,
+                             [&] { return stopping_ || inbound_.size() >= kIngestBatch; });
       while (!inbound_.empty() && batch.size() < kIngestBatch) {
         batch.push_back(std::move(inbound_.front()));
         inbound_.pop_front();
@@ -349,6 +362,7 @@ void Coordinator::ingest_loop() {
       continue;
     }
     for (auto& effect : effects.after_commit) effect();
+    mark_dirty(effects.dirty);
     unapplied_ -= batch.size();
   }
 }
@@ -372,12 +386,11 @@ void Coordinator::ingest(const Inbound& m, IngestBatch& effects) {
     case TopicKind::kCapability: {
       auto cap = decode<v1::Capability>(m.payload, "Capability");
       check(cap, vid);
-      if (!db_->accept_seq(vid, storage::MessageKind::kCapability, cap.seq())) {
+      const std::string key = latency_.device_key(cap);
+      if (!db_->save_capability(cap, key)) {  // checks and records the seq too
         ++stale_;
         return;
       }
-      const std::string key = latency_.device_key(cap);
-      db_->save_capability(cap, key);
       // Measurements the vehicle carries in its capability (recovers reports lost in a crash).
       std::vector<storage::MeasurementRecord> fresh;
       for (const auto& installed : cap.installed()) {
@@ -403,8 +416,8 @@ void Coordinator::ingest(const Inbound& m, IngestBatch& effects) {
               state.device_key = key;
             }
             for (const auto& record : fresh) latency_.add_measurement(record);
-            mark_dirty(vid);
           });
+      effects.dirty.push_back(vid);
       break;
     }
     case TopicKind::kStatus: {
@@ -459,8 +472,8 @@ void Coordinator::ingest(const Inbound& m, IngestBatch& effects) {
             samples.pop_front();
           }
         }
-        mark_dirty(vid);
       });
+      effects.dirty.push_back(vid);
       break;
     }
     case TopicKind::kReport: {
@@ -524,7 +537,7 @@ void Coordinator::on_report(const std::string& vid, const v1::Report& report,
           }
         }
       }
-      mark_dirty(vid);  // measured latency now overrides the estimate
+      mark_dirty({vid});  // measured latency now overrides the estimate
       break;
     }
     case v1::Report::INSTALL_FAILED:
@@ -544,11 +557,11 @@ void Coordinator::on_report(const std::string& vid, const v1::Report& report,
 
 // --- Planning thread -------------------------------------------------------------------------
 
-void Coordinator::mark_dirty(const std::string& vehicle_id, bool force) {
+void Coordinator::mark_dirty(const std::vector<std::string>& vehicle_ids) {
+  if (vehicle_ids.empty()) return;
   {
     std::lock_guard lock(dirty_mutex_);
-    bool& f = dirty_[vehicle_id];
-    f = f || force;
+    for (const auto& id : vehicle_ids) dirty_.try_emplace(id, false);
   }
   dirty_wake_.notify_one();
 }
@@ -559,7 +572,7 @@ void Coordinator::mark_all_dirty() {
     std::lock_guard lock(state_mutex_);
     for (const auto& [id, state] : vehicles_) ids.push_back(id);
   }
-  for (const auto& id : ids) mark_dirty(id);
+  mark_dirty(ids);
 }
 
 void Coordinator::plan_loop() {

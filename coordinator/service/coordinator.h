@@ -128,7 +128,8 @@ class Coordinator {
                     const std::vector<assignment::CatalogEntry>& catalog, bool force);
   void publish_assignment(const std::string& vehicle_id, const VehicleState& state);
   void republish_retained();
-  void mark_dirty(const std::string& vehicle_id, bool force = false);
+  // Queues the vehicles for re-planning (one wake-up of the planning thread).
+  void mark_dirty(const std::vector<std::string>& vehicle_ids);
   void mark_all_dirty();
   nlohmann::json catalog_json() const;
 

@@ -228,14 +228,14 @@ std::optional<assignment::LatencyEstimate> LatencyService::estimate(
         return to_latency(estimation::FlopsEstimator().estimate(query));
       const estimation::RooflineEstimator roofline;
       if (options_.estimator == "roofline") {
-        return to_latency(roofline.estimate_with(query, corrections_for(key)));
+        return to_latency(roofline.estimate_with(query, corrections_for(key), false));
       }
       if (options_.estimator == "learned") {
         if (const auto model = learned()) {
           return to_latency(estimation::LearnedEstimator(model).estimate(query));
         }
         // Nothing measured yet to learn from: the adapted roofline, named as such.
-        return to_latency(roofline.estimate_with(query, corrections_for(key)));
+        return to_latency(roofline.estimate_with(query, corrections_for(key), false));
       }
       const auto cached = llm_cache_.find({key, entry.model_id, batch});
       if (cached != llm_cache_.end()) return to_latency(cached->second);

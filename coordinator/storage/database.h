@@ -91,10 +91,13 @@ class Database {
 
   // --- Vehicles --------------------------------------------------------------------------------
 
-  // Makes `capability` the vehicle's latest (device key and receive time included) and appends
-  // it to its history, trimmed to Options::capability_history_per_vehicle. Does not look at
-  // seq: call accept_seq first. Throws fleetml::Error on an empty vehicle id or device key.
-  void save_capability(const v1::Capability& capability, std::string_view device_key);
+  // If its seq is greater than the last accepted capability seq of the vehicle (or the first),
+  // records it as accepted (as accept_seq(kCapability) does), makes `capability` the vehicle's
+  // latest (device key and receive time included) and appends it to its history, trimmed to
+  // Options::capability_history_per_vehicle, and returns true; returns false and changes
+  // nothing for a stale or duplicate seq. One operation, so there is no accept_seq call to make
+  // for capabilities. Throws fleetml::Error on an empty vehicle id or device key.
+  bool save_capability(const v1::Capability& capability, std::string_view device_key);
 
   // Makes `status` the vehicle's latest; online is state == ONLINE. Updates last seen unless
   // it is a Last Will (sent by the broker, not the vehicle). Throws on an empty vehicle id.
@@ -113,7 +116,8 @@ class Database {
   // Records `seq` as the last accepted one and returns true if it is greater than the last
   // accepted (or the first); returns false and changes nothing for a stale or duplicate seq.
   // Call it in the same transaction() as the writes the message causes, so a message is
-  // either fully handled or can be handled again after a crash.
+  // either fully handled or can be handled again after a crash. (save_capability does both for
+  // a capability.)
   bool accept_seq(std::string_view vehicle_id, MessageKind kind, std::uint64_t seq);
 
   // --- Link samples ----------------------------------------------------------------------------

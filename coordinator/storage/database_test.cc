@@ -163,15 +163,13 @@ TEST_F(DatabaseTest, TransactionCommitsAllOrNothing) {
   auto db = open();
   db->transaction([&] {
     for (std::uint64_t seq = 1; seq <= 100; ++seq) {
-      ASSERT_TRUE(db->accept_seq("v", MessageKind::kCapability, seq));
-      db->save_capability(make_capability("v", seq), "k");
+      ASSERT_TRUE(db->save_capability(make_capability("v", seq), "k"));
     }
   });
   EXPECT_EQ(db->vehicle("v")->capability_seq, 100u);
 
   EXPECT_THROW(db->transaction([&] {
-    ASSERT_TRUE(db->accept_seq("v", MessageKind::kCapability, 101));
-    db->save_capability(make_capability("v", 101), "k");
+    ASSERT_TRUE(db->save_capability(make_capability("v", 101), "k"));
     db->append_event("x", "v", {});
     throw std::runtime_error("handler failed");
   }),
@@ -212,14 +210,12 @@ TEST_F(DatabaseTest, ConcurrentWritersOnOneDatabase) {
   auto ingest = [&] {
     try {
       for (int i = 1; i <= kPerThread; ++i) {
-        db->transaction([&] {
-          if (db->accept_seq("a", MessageKind::kCapability, i)) {
-            db->save_capability(make_capability("a", i), "k");
-          }
-        });
         google::protobuf::RepeatedPtrField<v1::LinkSample> s;
         *s.Add() = testing::make_sample(i * 1000, i);
-        db->append_link_samples("a", s);
+        db->transaction([&] {
+          db->save_capability(make_capability("a", i), "k");
+          db->append_link_samples("a", s);
+        });
       }
     } catch (...) {
       ++errors;

@@ -90,8 +90,12 @@ std::vector<Result> run_mode(const std::filesystem::path& dir, Database::Synchro
   Database::Options options;
   options.synchronous = mode;
   Database db(path, SystemClock::instance(), options);
-  std::vector<v1::Capability> caps;
-  for (int i = 0; i < count; ++i) caps.push_back(capability(i % kVehicles, i / kVehicles + 1));
+  // save_capability ignores a seq that is not newer: the batched run sends later seqs.
+  std::vector<v1::Capability> caps, later_caps;
+  for (int i = 0; i < count; ++i) {
+    caps.push_back(capability(i % kVehicles, i / kVehicles + 1));
+    later_caps.push_back(capability(i % kVehicles, i / kVehicles + 1 + count));
+  }
   google::protobuf::RepeatedPtrField<v1::LinkSample> samples;
   for (int i = 0; i < 5; ++i) {
     auto* s = samples.Add();
@@ -110,7 +114,7 @@ std::vector<Result> run_mode(const std::filesystem::path& dir, Database::Synchro
         for (int i = 0; i < count; i += batch) {
           db.transaction([&] {
             for (int j = i; j < std::min(count, i + batch); ++j) {
-              db.save_capability(caps[j], "rpi4/4t/opt");
+              db.save_capability(later_caps[j], "rpi4/4t/opt");
             }
           });
         }

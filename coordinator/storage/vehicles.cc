@@ -58,31 +58,43 @@ std::vector<v1::LinkSample> samples_from_rows(Stmt& rows) {
 
 }  // namespace
 
-void Database::save_capability(const v1::Capability& capability, std::string_view device_key) {
+bool Database::save_capability(const v1::Capability& capability, std::string_view device_key) {
   const std::string what = "save capability of vehicle '" + capability.vehicle_id() + "'";
   require_non_empty(what, "vehicle id", capability.vehicle_id());
   require_non_empty(what, "device key", device_key);
   const std::int64_t seq = to_sql_int(what, "seq", capability.seq());
   const std::string bytes = internal::serialize(what, capability);
   const std::string key(device_key);
-  connection_->write(what, [&] {
+  return connection_->write(what, [&] {
     const std::int64_t now = clock_.now_unix_ms();
     {
-      // One upsert instead of ensure_vehicle + touch_vehicle + update: this runs for every
-      // capability a fleet sends.
+      // One upsert for ensure_vehicle + the seq check + touch_vehicle + update: this runs for
+      // every capability a fleet sends. A new vehicle has no accepted seq (the foreign key), so
+      // only the update path needs the check; its WHERE makes a stale or duplicate seq a no-op,
+      // reported by the change count.
       auto upsert = connection_->prepare(
           "INSERT INTO vehicles (vehicle_id, capability, capability_seq, device_key, "
           "capability_unix_ms, last_seen_unix_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5) "
           "ON CONFLICT (vehicle_id) DO UPDATE SET capability = excluded.capability, "
           "capability_seq = excluded.capability_seq, device_key = excluded.device_key, "
           "capability_unix_ms = excluded.capability_unix_ms, "
-          "last_seen_unix_ms = max(last_seen_unix_ms, excluded.last_seen_unix_ms)");
+          "last_seen_unix_ms = max(last_seen_unix_ms, excluded.last_seen_unix_ms) "
+          "WHERE excluded.capability_seq > coalesce((SELECT seq FROM accepted_seqs "
+          "WHERE vehicle_id = excluded.vehicle_id AND kind = 'capability'), -1)");
       upsert->bind(1, capability.vehicle_id());
       bind_blob(*upsert, 2, bytes);
       upsert->bind(3, seq);
       upsert->bind(4, key);
       upsert->bind(5, now);
-      upsert->exec();
+      if (upsert->exec() == 0) return false;
+    }
+    {
+      auto accepted = connection_->prepare(
+          "INSERT INTO accepted_seqs (vehicle_id, kind, seq) VALUES (?, 'capability', ?) "
+          "ON CONFLICT (vehicle_id, kind) DO UPDATE SET seq = excluded.seq");
+      accepted->bind(1, capability.vehicle_id());
+      accepted->bind(2, seq);
+      accepted->exec();
     }
     {
       auto insert = connection_->prepare(
@@ -101,6 +113,7 @@ void Database::save_capability(const v1::Capability& capability, std::string_vie
     trim->bind(1, capability.vehicle_id());
     trim->bind(2, sql_limit(options_.capability_history_per_vehicle));
     trim->exec();
+    return true;
   });
 }
 

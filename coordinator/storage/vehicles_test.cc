@@ -145,6 +145,37 @@ TEST_F(VehiclesTest, AcceptSeqIgnoresStaleAndDuplicates) {
   EXPECT_THROW(db->accept_seq("", MessageKind::kLink, 1), Error);
 }
 
+TEST_F(VehiclesTest, SaveCapabilityIgnoresStaleAndDuplicateSeqs) {
+  auto db = open();
+  v1::Status status;
+  status.set_vehicle_id("v");
+  status.set_seq(1);
+  status.set_state(v1::Status::ONLINE);
+  db->save_status(status);  // the vehicle row exists, without a capability
+  const auto first = make_capability("v", 5);
+  EXPECT_TRUE(db->save_capability(first, "k"));
+  auto duplicate = make_capability("v", 5);
+  duplicate.mutable_device()->set_threads(7);
+  EXPECT_FALSE(db->save_capability(duplicate, "other"));
+  EXPECT_FALSE(db->save_capability(make_capability("v", 4), "k"));
+  const auto v = db->vehicle("v");
+  EXPECT_EQ(v->capability->SerializeAsString(), first.SerializeAsString());
+  EXPECT_EQ(v->device_key, "k");
+  EXPECT_EQ(db->capability_history("v", 10).size(), 1u);
+  EXPECT_EQ(db->last_seq("v", MessageKind::kCapability), 5u);
+
+  // The same stream as accept_seq(kCapability).
+  EXPECT_FALSE(db->accept_seq("v", MessageKind::kCapability, 5));
+  EXPECT_TRUE(db->accept_seq("v", MessageKind::kCapability, 7));
+  EXPECT_FALSE(db->save_capability(make_capability("v", 6), "k"));
+  EXPECT_TRUE(db->save_capability(make_capability("v", 8), "k"));
+  EXPECT_EQ(db->vehicle("v")->capability_seq, 8u);
+  EXPECT_EQ(db->capability_history("v", 10).size(), 2u);
+  EXPECT_EQ(db->last_seq("v", MessageKind::kCapability), 8u);
+  // Other kinds are independent.
+  EXPECT_TRUE(db->accept_seq("v", MessageKind::kStatus, 2));
+}
+
 TEST_F(VehiclesTest, SeqTrackingSurvivesReopen) {
   {
     auto db = open();

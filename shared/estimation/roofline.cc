@@ -221,27 +221,33 @@ Estimate RooflineEstimator::estimate(const Query& query) const {
   return estimate_with(query, c);
 }
 
-Estimate RooflineEstimator::estimate_with(const Query& query,
-                                          const DeviceCorrections* corrections) const {
+Estimate RooflineEstimator::estimate_with(const Query& query, const DeviceCorrections* corrections,
+                                          bool with_basis) const {
   const RooflineTerms terms = roofline_terms(query.model, query.capability, query.batch, options_);
-  double point = terms.total_ms();
-  double margin = bound_log_margin({}, options_);
-  char basis[256];
+  const double point = corrections ? corrected_ms(terms, *corrections) : terms.total_ms();
+  const double margin =
+      corrections ? corrections->bound_log_margin : bound_log_margin({}, options_);
+  Estimate e{point, point * std::exp(margin), name(), ""};
+  if (!with_basis) return e;
+  char ops[64];
+  if (terms.exact_graph) {
+    std::snprintf(ops, sizeof ops, "%d calls of the optimized graph", terms.ops);
+  } else {
+    std::snprintf(ops, sizeof ops, "%d ops (%d fused)", terms.ops, terms.fused);
+  }
+  char basis[320];
   if (corrections) {
-    point = corrected_ms(terms, *corrections);
-    margin = corrections->bound_log_margin;
     std::snprintf(basis, sizeof basis,
-                  "%d ops (%d fused) against the calibration, adapted to %d measurements of %d "
-                  "models on this device kind (held-out error %.0f%% rms)",
-                  terms.ops, terms.fused, corrections->samples, corrections->models,
-                  100 * corrections->point_rms);
+                  "%s against the calibration, adapted to %d measurements of %d models on this "
+                  "device kind (held-out error %.0f%% rms)",
+                  ops, corrections->samples, corrections->models, 100 * corrections->point_rms);
   } else {
     std::snprintf(basis, sizeof basis,
-                  "%d ops (%d fused) against the calibration; no measurements on this device "
-                  "kind, prior bound",
-                  terms.ops, terms.fused);
+                  "%s against the calibration; no measurements on this device kind, prior bound",
+                  ops);
   }
-  return {point, point * std::exp(margin), name(), basis};
+  e.basis = basis;
+  return e;
 }
 
 }  // namespace fleetml::estimation

@@ -121,8 +121,12 @@ class RooflineEstimator : public Estimator {
   std::string name() const override { return "roofline"; }
   Estimate estimate(const Query& query) const override;
 
-  // The estimate with the given corrections (nullptr: none), whatever the table holds.
-  Estimate estimate_with(const Query& query, const DeviceCorrections* corrections) const;
+  // The estimate with the given corrections (nullptr: none), whatever the table holds. Without
+  // `with_basis`, Estimate::basis is left empty: formatting it costs about as much as a small
+  // model's roofline, and the coordinator's planner, which estimates every catalog model at
+  // every re-plan, does not read it.
+  Estimate estimate_with(const Query& query, const DeviceCorrections* corrections,
+                         bool with_basis = true) const;
 
  private:
   std::shared_ptr<const CorrectionTable> corrections_;

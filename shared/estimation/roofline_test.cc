@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "shared/estimation/adaptation.h"
 #include "shared/estimation/stats.h"
 #include "shared/estimation/test_support.h"
 
@@ -185,6 +186,30 @@ TEST(Roofline, EstimatorBoundIsThePriorMarginWithoutMeasurements) {
   EXPECT_DOUBLE_EQ(e.point_ms, roofline_terms(m, cap, 2).total_ms());
   // t(0.95, 3 dof) x 0.25 = 2.353 x 0.25.
   EXPECT_NEAR(e.bound_ms / e.point_ms, std::exp(2.353 * 0.25), 0.01);
+}
+
+TEST(Roofline, BasisIsOptionalAndChangesNoFigure) {
+  const model::ModelProfile m = testing::cnn(3);
+  const v1::Capability cap = device();
+  DeviceCorrections c;
+  c.factors[static_cast<std::size_t>(Term::kConv)] = 1.5;
+  c.bound_log_margin = 0.3;
+  c.samples = 4;
+  c.models = 2;
+  for (const DeviceCorrections* corrections : {static_cast<const DeviceCorrections*>(nullptr),
+                                               static_cast<const DeviceCorrections*>(&c)}) {
+    const RooflineEstimator roofline;
+    const Estimate with = roofline.estimate_with({m, cap, 2}, corrections);
+    const Estimate without = roofline.estimate_with({m, cap, 2}, corrections, false);
+    EXPECT_NE(with.basis.find(" ops "), std::string::npos);
+    EXPECT_EQ(without.basis, "");
+    EXPECT_EQ(without.estimator, "roofline");
+    EXPECT_DOUBLE_EQ(without.point_ms, with.point_ms);
+    EXPECT_DOUBLE_EQ(without.bound_ms, with.bound_ms);
+  }
+  const Estimate corrected = RooflineEstimator().estimate_with({m, cap, 2}, &c, false);
+  EXPECT_DOUBLE_EQ(corrected.point_ms, corrected_ms(roofline_terms(m, cap, 2), c));
+  EXPECT_DOUBLE_EQ(corrected.bound_ms, corrected.point_ms * std::exp(0.3));
 }
 
 TEST(Roofline, BoundMarginIsTheConformalQuantileOfTheResiduals) {

@@ -1,7 +1,6 @@
 #include "shared/model/model_profile.h"
 
 #include <charconv>
-#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -106,10 +105,11 @@ std::string format_shape(const Shape& shape) {
 std::int64_t element_count(const Shape& shape) {
   std::int64_t n = 1;
   for (std::int64_t d : shape) {
-    if (d != 0 && n > std::numeric_limits<std::int64_t>::max() / d) {
+    // A negative dimension is refused too. No division: the roofline calls this for every
+    // layer of every model at every re-plan.
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) {
       throw Error("shape " + format_shape(shape) + " has too many elements");
     }
-    n *= d;
   }
   return n;
 }

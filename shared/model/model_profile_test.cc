@@ -15,6 +15,17 @@ TEST(Shape, ParsesAndFormats) {
   EXPECT_EQ(element_count({1, 3, 224, 224}), 150528);
 }
 
+TEST(Shape, ElementCountRefusesOverflowAndNegativeDimensions) {
+  EXPECT_EQ(element_count({}), 1);
+  EXPECT_EQ(element_count({4, 0, 7}), 0);
+  const std::int64_t big = std::int64_t{1} << 31;
+  EXPECT_EQ(element_count({big, big / 2 - 1}), big * (big / 2 - 1));
+  EXPECT_EQ(element_count({big, big}), std::int64_t{1} << 62);
+  EXPECT_THROW(element_count({big, big, 2}), Error);  // 2^63
+  EXPECT_THROW(element_count({2, big, big}), Error);
+  EXPECT_THROW(element_count({2, -3}), Error);
+}
+
 TEST(Shape, RejectsNonsense) {
   for (const char* bad : {"", "x", "1x", "1xx3", "0x3", "-1x3", "1x3.5", "abc", "3000000000x1",
                           "1x1x1x1x1x1x1x1x1"}) {
