@@ -54,6 +54,15 @@ inline v1::Capability make_capability(const std::string& vehicle_id, std::uint64
   return c;
 }
 
+inline v1::Status make_status(const std::string& vehicle_id, std::uint64_t seq,
+                              v1::Status::State state) {
+  v1::Status s;
+  s.set_vehicle_id(vehicle_id);
+  s.set_seq(seq);
+  s.set_state(state);
+  return s;
+}
+
 inline v1::LinkSample make_sample(std::int64_t start_unix_ms, double kbps) {
   v1::LinkSample s;
   s.set_start_unix_ms(start_unix_ms);

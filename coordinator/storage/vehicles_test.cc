@@ -12,6 +12,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::make_capability;
 using testing::make_sample;
+using testing::make_status;
 
 class VehiclesTest : public testing::StorageTest {};
 
@@ -75,10 +76,7 @@ TEST_F(VehiclesTest, CapabilityHistoryIsBounded) {
 
 TEST_F(VehiclesTest, StatusOnlineOfflineAndLastWill) {
   auto db = open();
-  v1::Status status;
-  status.set_vehicle_id("jetson-7");
-  status.set_seq(3);
-  status.set_state(v1::Status::ONLINE);
+  v1::Status status = make_status("jetson-7", 3, v1::Status::ONLINE);
   status.add_transfers()->set_model_id("resnet18");
   db->save_status(status);  // before any capability: the vehicle row appears
   auto v = db->vehicle("jetson-7");
@@ -147,11 +145,7 @@ TEST_F(VehiclesTest, AcceptSeqIgnoresStaleAndDuplicates) {
 
 TEST_F(VehiclesTest, SaveCapabilityIgnoresStaleAndDuplicateSeqs) {
   auto db = open();
-  v1::Status status;
-  status.set_vehicle_id("v");
-  status.set_seq(1);
-  status.set_state(v1::Status::ONLINE);
-  db->save_status(status);  // the vehicle row exists, without a capability
+  db->save_status(make_status("v", 1, v1::Status::ONLINE));  // a vehicle row, no capability
   const auto first = make_capability("v", 5);
   EXPECT_TRUE(db->save_capability(first, "k"));
   auto duplicate = make_capability("v", 5);
