@@ -89,9 +89,10 @@ struct RooflineOptions {
 //    what linear_gflops measured): layer_overhead_ops x op_overhead_us (kLayerOverhead) and
 //    2 x K x parallel_half_outputs / rate of its kind (kSmallLayer), K = MACs per output
 //    element; neither grows with the batch;
-//  - when c.optimized(): the calls the optimized module really makes when the profile has its
-//    optimized graph recorded on the device's architecture (model::for_each_optimized_call: oneDNN's
-//    layout conversions, unfolded activations and normalizations cost what they move);
+//  - when c.optimized(): the calls the optimized module really makes when the profile has
+//    its optimized graph recorded on the device's architecture
+//    (model::for_each_optimized_call: oneDNN's layout conversions, unfolded activations and
+//    normalizations cost what they move);
 //    otherwise folding rules: a batch_norm right after a convolution is folded into it and
 //    an activation right after one (or after the folded BN) is fused: both cost nothing.
 // Throws fleetml::Error when batch < 1 or a rate in `c` is not positive.
