@@ -1,5 +1,7 @@
 #include "bench/bench_fleet.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 
 #include "shared/common/cli.h"
@@ -58,6 +60,13 @@ std::unique_ptr<transport::MqttClient> bench_client(const std::string& broker_ur
 
 double mb_per_s(double bytes, std::chrono::steady_clock::duration elapsed) {
   return bytes / 1e6 / std::chrono::duration<double>(elapsed).count();
+}
+
+void print_ratio_summary(const std::string& what, std::vector<double> ratios) {
+  if (ratios.size() < 2) return;
+  std::sort(ratios.begin(), ratios.end());
+  std::printf("%s over %zu repetitions: min %.2f, median %.2f, max %.2f\n", what.c_str(),
+              ratios.size(), ratios.front(), ratios[ratios.size() / 2], ratios.back());
 }
 
 }  // namespace fleetml::bench

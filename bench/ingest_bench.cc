@@ -200,11 +200,7 @@ int run(const cli::Args& args) {
     std::printf("%-36s %12.0f %8.2f %16.0f\n", "coordinator (store + re-plan)", ingest.per_s,
                 ratios.back(), ingest.cpu_ms_per_1k);
   }
-  if (repeat > 1) {
-    std::sort(ratios.begin(), ratios.end());
-    std::printf("ratio over %d repetitions: min %.2f, median %.2f, max %.2f\n", repeat,
-                ratios.front(), ratios[ratios.size() / 2], ratios.back());
-  }
+  print_ratio_summary("ratio", std::move(ratios));
   return 0;
 }
 
