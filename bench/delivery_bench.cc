@@ -3,8 +3,12 @@
 // in the same block size from one client to another (same run, so the noise is shared).
 //
 //   build/bin/fleetml-delivery-bench [--model resnet18] [--vehicles 20] [--window 16]
+//                                    [--repeat 1]
 //
-// Prints one table: raw MB/s, delivery MB/s for 1 vehicle and for N at once, and the ratios.
+// Prints one table: raw MB/s, delivery MB/s for 1 vehicle and for N at once, and the ratios,
+// once per repetition (raw, 1 vehicle, N vehicles, alternated), then with --repeat > 1 the
+// min / median / max of each ratio: one raw transfer of a 47 MB artifact lasts 70-200 ms on
+// loopback, and its rate alone swings 2-3x between runs on a shared machine.
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -120,8 +124,15 @@ SteadyClock::duration deliver(const std::string& uri, const v1::ManifestBody& ma
 
 int run(const cli::Args& args) {
   const std::string model = args.str("model");
+  if (args.integer("vehicles") < 1 || args.integer("repeat") < 1) {
+    throw cli::UsageError("--vehicles and --repeat must be >= 1");
+  }
+  if (args.integer("window") < 1 || args.integer("window") > delivery::kMaxWindowBlocks) {
+    throw cli::UsageError("--window: expected 1 to " + std::to_string(delivery::kMaxWindowBlocks));
+  }
   const int vehicles = static_cast<int>(args.integer("vehicles"));
   const auto window = static_cast<std::uint32_t>(args.integer("window"));
+  const int repeat = static_cast<int>(args.integer("repeat"));
   const std::filesystem::path zoo = args.str("zoo");
 
   test::MosquittoBroker broker;
@@ -133,24 +144,31 @@ int run(const cli::Args& args) {
   manifest.ParseFromString(registered.version.manifest.body());
   const double bytes = static_cast<double>(manifest.size_bytes());
 
-  std::fprintf(stderr, "delivery-bench: raw broker, 1 stream\n");
-  const auto raw = raw_transfer(broker.uri(), manifest.size_bytes(), manifest.block_size());
-  std::fprintf(stderr, "delivery-bench: 1 vehicle\n");
-  const auto one = deliver(broker.uri(), manifest, 1, window, 1);
-  std::fprintf(stderr, "delivery-bench: %d vehicles at once\n", vehicles);
-  const auto many = deliver(broker.uri(), manifest, vehicles, window, 2);
-
-  const double raw_rate = mb_per_s(bytes, raw);
-  const double one_rate = mb_per_s(bytes, one);
-  const double many_rate = mb_per_s(bytes * vehicles, many);
   std::printf("artifact %s: %.1f MB, block %u KiB, window %u\n", model.c_str(), bytes / 1e6,
               manifest.block_size() / 1024, window);
   std::printf("%-28s %10s %10s\n", "run", "MB/s", "vs raw");
-  std::printf("%-28s %10.1f %10.2f\n", "raw broker, 1 stream", raw_rate, 1.0);
-  std::printf("%-28s %10.1f %10.2f\n", "delivery, 1 vehicle", one_rate, one_rate / raw_rate);
-  std::printf("%-28s %10.1f %10.2f  (aggregate; %.1f MB/s per vehicle)\n",
-              ("delivery, " + std::to_string(vehicles) + " vehicles").c_str(), many_rate,
-              many_rate / raw_rate, many_rate / vehicles);
+  std::vector<double> one_ratios, many_ratios;
+  for (int r = 0; r < repeat; ++r) {
+    std::fprintf(stderr, "delivery-bench: raw broker, 1 stream\n");
+    const auto raw = raw_transfer(broker.uri(), manifest.size_bytes(), manifest.block_size());
+    std::fprintf(stderr, "delivery-bench: 1 vehicle\n");
+    const auto one = deliver(broker.uri(), manifest, 1, window, 2 * r + 1);
+    std::fprintf(stderr, "delivery-bench: %d vehicles at once\n", vehicles);
+    const auto many = deliver(broker.uri(), manifest, vehicles, window, 2 * r + 2);
+
+    const double raw_rate = mb_per_s(bytes, raw);
+    const double one_rate = mb_per_s(bytes, one);
+    const double many_rate = mb_per_s(bytes * vehicles, many);
+    one_ratios.push_back(one_rate / raw_rate);
+    many_ratios.push_back(many_rate / raw_rate);
+    std::printf("%-28s %10.1f %10.2f\n", "raw broker, 1 stream", raw_rate, 1.0);
+    std::printf("%-28s %10.1f %10.2f\n", "delivery, 1 vehicle", one_rate, one_ratios.back());
+    std::printf("%-28s %10.1f %10.2f  (aggregate; %.1f MB/s per vehicle)\n",
+                ("delivery, " + std::to_string(vehicles) + " vehicles").c_str(), many_rate,
+                many_ratios.back(), many_rate / vehicles);
+  }
+  print_ratio_summary("1 vehicle vs raw", std::move(one_ratios));
+  print_ratio_summary(std::to_string(vehicles) + " vehicles vs raw", std::move(many_ratios));
   return 0;
 }
 
@@ -166,6 +184,7 @@ int main(int argc, char** argv) {
     p.option("vehicles", "N", "vehicles downloading at once in the second run", "20");
     p.option("window", "W", "fetch requests in flight per vehicle",
              std::to_string(delivery::DownloadOptions{}.window_blocks));
+    p.option("repeat", "R", "raw + delivery measurements, alternated (then min/median)", "1");
     bench::add_zoo_option(p);
   };
   command.run = bench::run;

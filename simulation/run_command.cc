@@ -11,6 +11,7 @@
 
 #include "shared/common/error.h"
 #include "shared/common/file.h"
+#include "shared/delivery/download.h"
 #include "shared/transport/broker_options.h"
 #include "simulation/commands.h"
 #include "simulation/fleet/fleet.h"
@@ -57,7 +58,8 @@ FleetOptions fleet_options(const cli::Args& args) {
                                .count();
   o.until_settled = args.flag("until-settled");
   o.trust_dir = args.str("trust");
-  o.window_blocks = static_cast<std::uint32_t>(args.num_in("window", 1, 64));
+  o.window_blocks =
+      static_cast<std::uint32_t>(args.num_in("window", 1, delivery::kMaxWindowBlocks));
   o.ramp_s = args.num_in("ramp", 0, 1e7);
   if (o.ramp_s >= o.duration_s) throw cli::UsageError("--ramp must be shorter than --duration");
   try {

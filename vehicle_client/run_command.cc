@@ -9,6 +9,7 @@
 #include "shared/common/log.h"
 #include "shared/common/scheduler.h"
 #include "shared/crypto/key_dir.h"
+#include "shared/delivery/download.h"
 #include "shared/transport/broker_options.h"
 #include "vehicle_client/agent/agent.h"
 #include "vehicle_client/commands.h"
@@ -35,7 +36,9 @@ AgentConfig agent_config(const cli::Args& args) {
   const std::int64_t keep = args.integer("keep-versions");
   const std::int64_t window = args.integer("window");
   if (keep < 1 || keep > 100) throw cli::UsageError("--keep-versions: expected 1 to 100");
-  if (window < 1 || window > 64) throw cli::UsageError("--window: expected 1 to 64");
+  if (window < 1 || window > delivery::kMaxWindowBlocks) {
+    throw cli::UsageError("--window: expected 1 to " + std::to_string(delivery::kMaxWindowBlocks));
+  }
   config.keep_versions = static_cast<std::size_t>(keep);
   config.download.window_blocks = static_cast<std::uint32_t>(window);
   try {

@@ -10,6 +10,7 @@
 
 #include "coordinator/catalog/catalog.h"
 #include "schemas/fleet.pb.h"
+#include "shared/delivery/download.h"
 #include "shared/messages/topics.h"
 #include "shared/transport/mqtt_client.h"
 
@@ -25,7 +26,7 @@ class ChunkServer {
  public:
   struct Options {
     std::uint64_t max_queued_bytes = 16u << 20;
-    std::size_t max_requests_per_vehicle = 32;
+    std::size_t max_requests_per_vehicle = delivery::kMaxWindowBlocks;
   };
   struct Stats {
     std::uint64_t requests = 0;

@@ -34,9 +34,14 @@ class DownloadSink {
   virtual void complete() = 0;
 };
 
+// The largest download window a vehicle may use: the coordinator keeps this many pending
+// FetchRequests per vehicle and drops the oldest beyond them (docs/protocol.md), so the
+// requests of a larger window would be dropped and time out.
+inline constexpr std::uint32_t kMaxWindowBlocks = 32;
+
 struct DownloadOptions {
-  // Requests in flight at once (W), one block each. A larger window fills a long fat link;
-  // after a crash at most this many blocks are fetched again.
+  // Requests in flight at once (W), one block each, 1 to kMaxWindowBlocks. A larger window
+  // fills a long fat link; after a crash at most this many blocks are fetched again.
   std::uint32_t window_blocks = 16;
   // A request unanswered for this long (Clock time) is sent again.
   Clock::Duration request_timeout = std::chrono::seconds(30);

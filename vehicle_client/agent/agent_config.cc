@@ -97,7 +97,11 @@ void check_config(const AgentConfig& config) {
   if (config.data_dir.empty()) throw Error("no data directory");
   if (config.applications.empty()) throw Error("no application (--app or --config)");
   if (config.keep_versions < 1) throw Error("keep_versions must be at least 1");
-  if (config.download.window_blocks < 1) throw Error("the download window must be at least 1");
+  if (config.download.window_blocks < 1 ||
+      config.download.window_blocks > delivery::kMaxWindowBlocks) {
+    throw Error("the download window must be 1 to " + std::to_string(delivery::kMaxWindowBlocks) +
+                " blocks");
+  }
   // The coordinator validates every capability with these rules; checking here turns a
   // capability it would drop into an error at start.
   v1::Capability probe;

@@ -72,5 +72,20 @@ TEST(AgentConfigTest, CheckNamesTheFault) {
   }
 }
 
+// The coordinator keeps delivery::kMaxWindowBlocks pending requests per vehicle: a larger
+// window would have its oldest requests dropped and time out, so it is refused at start.
+TEST(AgentConfigTest, DownloadWindowWithinWhatTheCoordinatorKeeps) {
+  AgentConfig config;
+  config.vehicle_id = "car-1";
+  config.data_dir = "/tmp";
+  config.applications.push_back(parse_app_spec("cam:100:10:1"));
+  config.download.window_blocks = delivery::kMaxWindowBlocks;
+  EXPECT_NO_THROW(check_config(config));
+  config.download.window_blocks = delivery::kMaxWindowBlocks + 1;
+  EXPECT_THROW(check_config(config), Error);
+  config.download.window_blocks = 0;
+  EXPECT_THROW(check_config(config), Error);
+}
+
 }  // namespace
 }  // namespace fleetml::vehicle
