@@ -364,7 +364,7 @@ model::ModelProfile characterize(const std::filesystem::path& file, const model:
   if (at::hasMKLDNN()) {
     forward_or_throw(where, input, [&] {
       profile.optimized.layers = optimized_operators(module, zeros);
-      profile.optimized.arch = runtime::detect_device().arch();
+      profile.optimized.arch = runtime::machine_arch();
     });
   }
   profile.peak_activation_bytes = recorder.peak_activation_bytes();

@@ -145,10 +145,14 @@ void add_gpus(const fs::path& root, const std::string& board_model, double ram_g
 
 }  // namespace
 
+std::string machine_arch() {
+  struct utsname uts {};
+  return uname(&uts) == 0 ? uts.machine : "unknown";
+}
+
 v1::Device detect_device(const fs::path& root) {
   v1::Device device;
-  struct utsname uts {};
-  device.set_arch(uname(&uts) == 0 ? uts.machine : "unknown");
+  device.set_arch(machine_arch());
 
   const auto cpuinfo = key_values(read_text(root / "proc/cpuinfo"), ':');
   const std::string board_model(trim(read_text(root / "proc/device-tree/model")));

@@ -1,10 +1,15 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 
 #include "schemas/fleet.pb.h"
 
 namespace fleetml::runtime {
+
+// This machine's architecture as uname reports it ("x86_64", "aarch64"), "unknown" if it
+// cannot. Never throws.
+std::string machine_arch();
 
 // Describes the machine's hardware as a v1::Device from what Linux exposes under `root` ("/"
 // on a real machine, a fake tree in tests): arch (uname machine), cpu_model (x86

@@ -12,6 +12,8 @@ namespace fs = std::filesystem;
 TEST(DeviceInfoTest, DescribesThisMachine) {
   const v1::Device d = detect_device();
   EXPECT_FALSE(d.arch().empty());
+  EXPECT_EQ(d.arch(), machine_arch());
+  EXPECT_NE(machine_arch(), "unknown");
   EXPECT_NE(d.cpu_model(), "unknown");
   EXPECT_FALSE(d.cpu_model().empty());
   EXPECT_GT(d.cores(), 0u);
