@@ -29,6 +29,12 @@ nlohmann::json layer_to_json(const Layer& l) {
   return j;
 }
 
+nlohmann::json layers_to_json(const std::vector<Layer>& layers) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const Layer& l : layers) j.push_back(layer_to_json(l));
+  return j;
+}
+
 template <typename T>
 T get(const nlohmann::json& j, const char* key, const char* where) {
   auto it = j.find(key);
@@ -113,14 +119,6 @@ std::int64_t element_count(const Shape& shape) {
   }
   return n;
 }
-
-namespace {
-nlohmann::json layers_to_json(const std::vector<Layer>& layers) {
-  nlohmann::json j = nlohmann::json::array();
-  for (const Layer& l : layers) j.push_back(layer_to_json(l));
-  return j;
-}
-}  // namespace
 
 nlohmann::json to_json(const ModelProfile& p) {
   nlohmann::json j = {{"name", p.name},
