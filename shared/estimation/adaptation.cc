@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -137,6 +138,8 @@ nlohmann::json to_json(const DeviceCorrections& c) {
           {"samples", c.samples},
           {"models", c.models},
           {"bound_log_margin", c.bound_log_margin},
+          {"bound_jitter_ms", c.bound_jitter_ms},
+          {"bound_exposure_ms", c.bound_exposure_ms},
           {"residuals", c.residuals},
           {"point_rms", c.point_rms}};
 }
@@ -168,10 +171,13 @@ DeviceCorrections corrections_from_json(const nlohmann::json& j) {
   c.samples = static_cast<int>(number(j, "samples"));
   c.models = static_cast<int>(number(j, "models"));
   c.bound_log_margin = number(j, "bound_log_margin");
+  // Corrections saved before the jitter existed keep their multiplicative bound.
+  c.bound_jitter_ms = j.contains("bound_jitter_ms") ? number(j, "bound_jitter_ms") : 0.0;
+  c.bound_exposure_ms = j.contains("bound_exposure_ms") ? number(j, "bound_exposure_ms") : 0.0;
   c.residuals = static_cast<int>(number(j, "residuals"));
   c.point_rms = number(j, "point_rms");
   if (c.samples < 0 || c.models < 0 || c.residuals < 0 || c.bound_log_margin < 0 ||
-      c.point_rms < 0) {
+      c.bound_jitter_ms < 0 || c.bound_exposure_ms < 0 || c.point_rms < 0) {
     throw Error("device corrections: negative count or residual");
   }
   return c;
@@ -204,7 +210,7 @@ DeviceCorrections fit_corrections(std::span<const Sample> samples,
   if (models.size() < 2) return c;  // nothing to hold out
 
   double point_ss = 0;
-  std::vector<double> bound_residuals;
+  std::vector<HeldOutPrediction> predictions;
   for (const std::string& held_out : models) {
     std::vector<const Row*> training;
     for (const Row* r : all) {
@@ -213,15 +219,126 @@ DeviceCorrections fit_corrections(std::span<const Sample> samples,
     const Vec theta = fit_log_factors(training, options);
     for (const Row* r : all) {
       if (*r->model != held_out) continue;
-      const double log_point = std::log(predict(r->terms, theta));
-      bound_residuals.push_back(r->log_p95 - log_point);
-      point_ss += (r->log_p50 - log_point) * (r->log_p50 - log_point);
+      const double point = predict(r->terms, theta);
+      predictions.push_back({*r->model, point, std::exp(r->log_p95)});
+      point_ss += (r->log_p50 - std::log(point)) * (r->log_p50 - std::log(point));
       ++c.residuals;
     }
   }
   c.point_rms = std::sqrt(point_ss / c.residuals);
-  c.bound_log_margin = bound_log_margin(std::move(bound_residuals), options.roofline);
+  const BoundShape bound = fit_bound(predictions, options.roofline);
+  c.bound_log_margin = bound.log_margin;
+  c.bound_jitter_ms = bound.jitter_ms;
+  c.bound_exposure_ms = bound.exposure_ms;
   return c;
+}
+
+double DeviceCorrections::bound_ms(double point_ms) const {
+  return BoundShape{bound_log_margin, bound_jitter_ms, bound_exposure_ms}.bound_ms(point_ms);
+}
+
+double BoundShape::exposed_jitter_ms(double point_ms) const {
+  return jitter_ms * (exposure_ms > 0 ? std::min(1.0, point_ms / exposure_ms) : 1.0);
+}
+
+double BoundShape::bound_ms(double point_ms) const {
+  return point_ms * std::exp(log_margin) + exposed_jitter_ms(point_ms);
+}
+
+namespace {
+
+// log((p95 - the jitter `shape` exposes the point to) / point), the margin `shape` needs, or 0
+// when the point and the exposed jitter cover the p95 (a negative margin is never used, and
+// in bound_log_margin's Gaussian fallback it would widen the bound for being covered).
+double bound_residual(const BoundShape& shape, const HeldOutPrediction& p) {
+  const double rest = p.p95_ms - shape.exposed_jitter_ms(p.point_ms);
+  return std::log(std::max(rest, p.point_ms) / p.point_ms);
+}
+
+// Sum over `rows` of log(bound / p95).
+double looseness(const std::vector<const HeldOutPrediction*>& rows, const BoundShape& shape) {
+  double sum = 0;
+  for (const HeldOutPrediction* p : rows) sum += std::log(shape.bound_ms(p->point_ms) / p->p95_ms);
+  return sum;
+}
+
+// 0 and at most kBoundCandidates of `values` spread over their range (sorted, the smallest
+// and the largest among them): a device kind measured by a whole fleet has thousands of
+// predictions, and the search below is quadratic in the candidates.
+constexpr std::size_t kBoundCandidates = 16;
+std::vector<double> candidates(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  values.erase(std::unique(values.begin(), values.end()), values.end());
+  std::vector<double> out = {0.0};
+  if (values.size() <= kBoundCandidates) {
+    out.insert(out.end(), values.begin(), values.end());
+    return out;
+  }
+  for (std::size_t i = 0; i < kBoundCandidates; ++i) {
+    out.push_back(values[i * (values.size() - 1) / (kBoundCandidates - 1)]);
+  }
+  return out;
+}
+
+// The tightest shape over `rows` with its in-sample conformal margin (fit_bound).
+BoundShape tightest_shape(const std::vector<const HeldOutPrediction*>& rows,
+                          const RooflineOptions& options) {
+  std::vector<double> tails, points;
+  for (const HeldOutPrediction* p : rows) {
+    if (p->p95_ms > p->point_ms) tails.push_back(p->p95_ms - p->point_ms);
+    points.push_back(p->point_ms);
+  }
+  const std::vector<double> jitters = candidates(std::move(tails));
+  const std::vector<double> exposures = candidates(std::move(points));
+  BoundShape best;
+  double best_looseness = std::numeric_limits<double>::infinity();
+  std::vector<double> residuals(rows.size());
+  for (double jitter : jitters) {
+    for (double exposure : exposures) {
+      BoundShape shape{0, jitter, exposure};
+      for (std::size_t i = 0; i < rows.size(); ++i) residuals[i] = bound_residual(shape, *rows[i]);
+      shape.log_margin = bound_log_margin(residuals, options);
+      const double loose = looseness(rows, shape);
+      // A jitter must earn its place: with a large exposure it can mimic the margin, and a
+      // rounding-level gain would trade the plain shape for an odd one.
+      if (loose < best_looseness - 1e-9 * static_cast<double>(rows.size())) {
+        best_looseness = loose;
+        best = shape;
+      }
+      if (jitter == 0) break;  // without jitter the exposure changes nothing
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+BoundShape fit_bound(std::span<const HeldOutPrediction> held_out, const RooflineOptions& options) {
+  std::vector<const HeldOutPrediction*> all;
+  std::set<std::string> models;
+  for (const HeldOutPrediction& p : held_out) {
+    all.push_back(&p);
+    models.insert(p.model_id);
+  }
+  std::vector<double> plain_residuals;
+  for (const HeldOutPrediction* p : all) plain_residuals.push_back(bound_residual({}, *p));
+  const BoundShape plain{bound_log_margin(std::move(plain_residuals), options), 0, 0};
+
+  BoundShape tail = tightest_shape(all, options);
+  if (tail.jitter_ms == 0) return plain;
+  std::vector<double> residuals;
+  for (const std::string& model : models) {
+    std::vector<const HeldOutPrediction*> others;
+    for (const HeldOutPrediction* p : all) {
+      if (p->model_id != model) others.push_back(p);
+    }
+    const BoundShape without = tightest_shape(others, options);
+    for (const HeldOutPrediction* p : all) {
+      if (p->model_id == model) residuals.push_back(bound_residual(without, *p));
+    }
+  }
+  tail.log_margin = bound_log_margin(std::move(residuals), options);
+  return looseness(all, tail) < looseness(all, plain) ? tail : plain;
 }
 
 void CorrectionTable::put(DeviceCorrections corrections) {

@@ -24,17 +24,26 @@ struct DeviceCorrections {
   std::array<double, kTermCount> factors;  // multiply RooflineTerms::ms; 1 = no correction
   int samples = 0;                         // measurements fitted
   int models = 0;                          // distinct models among them
-  // Leave-one-model-out residuals over those models (each model predicted from factors fitted
-  // without it): the bound's log margin over the point from their log(p95 / point)
-  // (bound_log_margin() in roofline.h; the prior margin when fewer than 2 models), how many
-  // there were, and the rms of log(p50 / point), reported as the adaptation's expected point
-  // error.
+  // From leave-one-model-out predictions of those models (each predicted from factors fitted
+  // without it; see fit_corrections): the bound, point x exp(bound_log_margin) +
+  // bound_jitter_ms (the prior margin and no jitter when fewer than 2 models), how many
+  // predictions there were, and the rms of log(p50 / point), reported as the adaptation's
+  // expected point error.
   double bound_log_margin = 0;
+  // The tail the device adds to a model's p95 whatever its size, in ms: a thread preempted for
+  // a scheduler slice on a loaded or shared machine costs tens of ms on a 5 ms model and on a
+  // 500 ms one alike, which no multiplicative margin fits. Models predicted under
+  // bound_exposure_ms get it in proportion (point / exposure): a run that short rarely meets
+  // the interference, and a 0.1 ms model with a 50 ms bound would be refused every deadline.
+  double bound_jitter_ms = 0;
+  double bound_exposure_ms = 0;
   int residuals = 0;
   double point_rms = 0;
 
   DeviceCorrections() { factors.fill(1.0); }
   double factor(Term t) const { return factors[static_cast<std::size_t>(t)]; }
+  // point x exp(bound_log_margin) + the jitter the point is exposed to.
+  double bound_ms(double point_ms) const;
 };
 
 // The corrected prediction: sum over terms of factor x term, in ms.
@@ -58,11 +67,45 @@ struct AdaptationOptions {
 // Fits one device kind's factors to its measurements (median latencies, log space): the
 // maximum a posteriori log factors under the Gaussian priors, by damped Gauss-Newton
 // (Levenberg-Marquardt). The samples must share one device_key and have their models attached;
-// Terms no measured model exercises stay at 1. Also computes the leave-one-model-out
-// residuals (one refit per distinct model) and the bound's margin from them. Throws fleetml::Error
-// on an empty span, mixed device keys or a sample without a model.
+// Terms no measured model exercises stay at 1. Also predicts each measured model from a refit
+// without it (leave-one-model-out) and derives the bound from those predictions
+// (fit_bound). Throws fleetml::Error on an empty span, mixed device keys or a sample without a
+// model.
 DeviceCorrections fit_corrections(std::span<const Sample> samples,
                                   const AdaptationOptions& options = {});
+
+// A prediction made without the model's own measurements, and what was measured.
+struct HeldOutPrediction {
+  std::string model_id;
+  double point_ms = 0;
+  double p95_ms = 0;
+};
+
+struct BoundShape {
+  double log_margin = 0;
+  double jitter_ms = 0;
+  double exposure_ms = 0;
+
+  // jitter_ms x min(1, point / exposure_ms); exposure 0: all of it.
+  double exposed_jitter_ms(double point_ms) const;
+  // point x exp(log_margin) + exposed_jitter_ms(point).
+  double bound_ms(double point_ms) const;
+};
+
+// The bound from held-out predictions (several per model, e.g. one per batch size).
+// The jitter and exposure are the pair whose bounds are tightest (smallest mean
+// log(bound / p95)) among candidate jitters 0 and the predictions' own p95 - point (when
+// positive) and candidate exposures 0 and the predictions' points (at most 16 of each, spread
+// over their range), each pair with the margin
+// bound_log_margin() (roofline.h: split-conformal) of its log((p95 - exposed jitter) / point).
+// The margin returned is not that in-sample one, which the choice among a thousand pairs
+// would make too small for new models: it is bound_log_margin() of each prediction's residual
+// under the pair chosen without its model (cross-conformal). That bound is returned when it is
+// tighter over the predictions than the plain multiplicative one (jitter 0, margin from
+// log(p95 / point)), which is returned otherwise: a device with an additive tail (few-ms
+// models with p95s 10x their p50) gets a bound that is not 10x every model's point, the others
+// keep theirs.
+BoundShape fit_bound(std::span<const HeldOutPrediction> held_out, const RooflineOptions& options);
 
 // Corrections by device_key, as the roofline estimator looks them up.
 class CorrectionTable {

@@ -48,6 +48,9 @@ struct Metrics {
   double within_20 = 0;
   double under_point = 0;  // share of point < p50
   double under_bound = 0;  // share of bound < p95
+  // Median bound / p95: how much a deadline the bound refuses could have been met (a bound
+  // 10x every p95 never underestimates and is useless).
+  double bound_over_p95 = 0;
   // Share of samples where "bound <= D" agrees with "p95 <= D", for each kDeadlinesMs.
   std::array<double, 4> feasibility{};
   int unsafe = 0;  // (sample, deadline) pairs with bound <= D < p95: a deadline promised and missed

@@ -227,7 +227,8 @@ Estimate RooflineEstimator::estimate_with(const Query& query, const DeviceCorrec
   const double point = corrections ? corrected_ms(terms, *corrections) : terms.total_ms();
   const double margin =
       corrections ? corrections->bound_log_margin : bound_log_margin({}, options_);
-  Estimate e{point, point * std::exp(margin), name(), ""};
+  const double bound = corrections ? corrections->bound_ms(point) : point * std::exp(margin);
+  Estimate e{point, bound, name(), ""};
   if (!with_basis) return e;
   char ops[64];
   if (terms.exact_graph) {
@@ -235,12 +236,13 @@ Estimate RooflineEstimator::estimate_with(const Query& query, const DeviceCorrec
   } else {
     std::snprintf(ops, sizeof ops, "%d ops (%d fused)", terms.ops, terms.fused);
   }
-  char basis[320];
+  char basis[384];
   if (corrections) {
     std::snprintf(basis, sizeof basis,
                   "%s against the calibration, adapted to %d measurements of %d models on this "
-                  "device kind (held-out error %.0f%% rms)",
-                  ops, corrections->samples, corrections->models, 100 * corrections->point_rms);
+                  "device kind (held-out error %.0f%% rms; bound x%.2f + %.1f ms tail)",
+                  ops, corrections->samples, corrections->models, 100 * corrections->point_rms,
+                  std::exp(margin), bound - point * std::exp(margin));
   } else {
     std::snprintf(basis, sizeof basis,
                   "%s against the calibration; no measurements on this device kind, prior bound",

@@ -58,7 +58,8 @@ struct RooflineOptions {
   // i.e. it pays for parallel_half_outputs extra outputs per call whatever the batch (the
   // calibration kernels have ~200 000 outputs, where this is 1%).
   double parallel_half_outputs = 2000;
-  // The bound: point x exp(margin), bound_log_margin() below. Without measurements the margin
+  // The bound: point x exp(margin), bound_log_margin() below (adapted devices add their
+  // jitter, adaptation.h). Without measurements the margin
   // is t(quantile, prior_weight) x prior_sigma: the calibration gives the device's rate for
   // every op kind, so what remains is layer geometry, fusion and overheads, taken as ~25% (log
   // sd) a priori.
@@ -113,8 +114,8 @@ RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Capabil
 double bound_log_margin(std::vector<double> residuals, const RooflineOptions& options);
 
 // The default estimator. With a CorrectionTable holding corrections for the query's
-// device_key, the terms are scaled by that device's fitted factors and the bound uses its
-// observed residuals; otherwise the plain roofline with the prior bound.
+// device_key, the terms are scaled by that device's fitted factors and the bound is its fitted
+// margin and jitter (fit_bound); otherwise the plain roofline with the prior bound.
 class RooflineEstimator : public Estimator {
  public:
   explicit RooflineEstimator(std::shared_ptr<const CorrectionTable> corrections = nullptr,
