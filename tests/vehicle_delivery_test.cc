@@ -269,8 +269,16 @@ TEST_F(VehicleDeliveryTest, KilledMidDownloadResumesFromTheVerifiedOffset) {
   const v1::ManifestBody m = deliver(1, 1);
   ASSERT_GT(m.size_bytes(), (kServedBeforeKill + kWindow) * kBlock);
   ASSERT_TRUE(wait_until([&] { return peer_.served().size() == kServedBeforeKill; }, 60s));
-  // Let the vehicle take and commit what it was sent; kill -9 whatever it is doing.
-  std::this_thread::sleep_for(1s);
+  // Let the vehicle take and commit what it was sent (a stalled download commits within its
+  // commit interval plus a tick); kill -9 whatever it is doing.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (const auto& e : fs::recursive_directory_iterator(data_dir())) {
+          if (e.path().extension() == ".progress") return true;
+        }
+        return false;
+      },
+      60s));
   vehicle_->kill();
   const std::size_t before = peer_.served().size();
   std::uint64_t served_end = 0;

@@ -31,7 +31,8 @@ Download::Download(v1::ManifestBody manifest, DownloadSink& sink, const Clock& c
                 printable(manifest_.model_id(), 64));
   }
   prefix_blocks_ = block_count(held, manifest_.block_size());
-  resumed_from_ = held;
+  resumed_from_ = committed_bytes_ = held;
+  last_commit_ = started_;
   if (prefix_blocks_ == blocks_) finish(clock_.now());
 }
 
@@ -62,6 +63,7 @@ std::vector<v1::FetchRequest> Download::next_requests() {
   std::vector<v1::FetchRequest> requests;
   if (state_ != State::kActive) return requests;
   const Clock::TimePoint now = clock_.now();
+  maybe_commit(now);  // a stalled download still makes its prefix durable
   // Chunks whose link has delivered them by now: accepted ones leave the window, rejected
   // ones are asked again below.
   for (auto it = in_flight_.begin(); it != in_flight_.end();) {
@@ -104,6 +106,10 @@ std::optional<Clock::TimePoint> Download::next_deadline() const {
     Clock::TimePoint t = flight.resend ? clock_.now() : flight.deadline;
     if (flight.landing) t = flight.resend ? *flight.landing : std::min(t, *flight.landing);
     if (!earliest || t < *earliest) earliest = t;
+  }
+  if (state_ == State::kActive && verified_prefix() > committed_bytes_) {
+    const Clock::TimePoint commit = last_commit_ + options_.commit_interval;
+    if (!earliest || commit < *earliest) earliest = commit;
   }
   return earliest;
 }
@@ -160,12 +166,26 @@ Download::ChunkOutcome Download::on_chunk(const v1::Chunk& chunk,
       ahead_.erase(next);
       ++prefix_blocks_;
     }
-    sink_.commit();
-    if (prefix_blocks_ == blocks_) finish(at);
+    if (prefix_blocks_ == blocks_) {
+      finish(at);  // complete() makes it durable
+    } else {
+      maybe_commit(at);
+    }
   } else {
     ahead_.emplace(block, chunk.data());
   }
   return ChunkOutcome::kAccepted;
+}
+
+void Download::maybe_commit(Clock::TimePoint at) {
+  const std::uint64_t prefix = verified_prefix();
+  if (prefix == committed_bytes_ || (prefix - committed_bytes_ < options_.commit_bytes &&
+                                     at - last_commit_ < options_.commit_interval)) {
+    return;
+  }
+  sink_.commit();
+  committed_bytes_ = prefix;
+  last_commit_ = at;
 }
 
 void Download::reject(std::uint64_t block, std::string detail,

@@ -306,7 +306,7 @@ TEST_F(DownloadTest, ResumesAfterReopeningTheFileSinkWithinOneWindow) {
   std::set<std::uint64_t> received;  // offsets whose bytes reached the first run
   {
     FileSink sink(tmp_ / "dl");
-    Download d(manifest_, sink, clock_, {.window_blocks = kWindow});
+    Download d(manifest_, sink, clock_, {.window_blocks = kWindow, .commit_bytes = 0});
     // Answer in reverse within each window and stop half way, with the last window's later
     // blocks verified but waiting for its first one.
     for (int round = 0; round < 3; ++round) {
@@ -321,7 +321,7 @@ TEST_F(DownloadTest, ResumesAfterReopeningTheFileSinkWithinOneWindow) {
     EXPECT_EQ(d.verified_prefix(), 8 * kBlock);
   }  // "crash": the Download and its in-memory blocks are gone
   FileSink sink(tmp_ / "dl");
-  Download d(manifest_, sink, clock_, {.window_blocks = kWindow});
+  Download d(manifest_, sink, clock_, {.window_blocks = kWindow, .commit_bytes = 0});
   EXPECT_EQ(d.resumed_from(), 8 * kBlock);
   std::uint64_t refetched = 0;
   while (d.state() == State::kActive) {
@@ -337,6 +337,57 @@ TEST_F(DownloadTest, ResumesAfterReopeningTheFileSinkWithinOneWindow) {
   EXPECT_EQ(file::read(sink.artifact_path()), content_);
 }
 
+// A sink that records the prefix it held at each commit.
+class CommitLog final : public DownloadSink {
+ public:
+  std::uint64_t open(const v1::ManifestBody& manifest) override { return sink_.open(manifest); }
+  void append(std::string_view data) override {
+    appended_ += data.size();
+    sink_.append(data);
+  }
+  void commit() override { commits.push_back(appended_); }
+  crypto::FileDigest digest() override { return sink_.digest(); }
+  void complete() override {}
+
+  std::vector<std::uint64_t> commits;
+
+ private:
+  std::uint64_t appended_ = 0;
+  HashOnlySink sink_;
+};
+
+TEST_F(DownloadTest, CommitsEveryFewBlocksOrEverySoOftenNotAtEveryBlock) {
+  CommitLog by_bytes;
+  Download d(manifest_, by_bytes, clock_, {.window_blocks = 4, .commit_bytes = 5 * kBlock});
+  serve_until_done(d, store_, manifest_, clock_);
+  ASSERT_EQ(d.state(), State::kComplete) << d.failure_detail();
+  // 21 blocks: committed once the prefix had grown by 5 blocks (in-order arrival), the last
+  // stretch made durable by complete() instead.
+  EXPECT_EQ(by_bytes.commits,
+            (std::vector<std::uint64_t>{5 * kBlock, 10 * kBlock, 15 * kBlock, 20 * kBlock}));
+
+  CommitLog by_time;
+  Download t(
+      manifest_, by_time, clock_,
+      {.window_blocks = 1, .commit_bytes = 1 << 30, .commit_interval = std::chrono::seconds(10)});
+  for (int block = 0; block < 6; ++block) {
+    clock_.advance(std::chrono::seconds(3));
+    t.on_chunk(answer(t.next_requests().at(0)));
+  }
+  // Blocks at 3, 6, ..., 18 s: one commit at 12 s, 10 s after the start, of the 3 blocks
+  // verified when the 4th was asked for.
+  EXPECT_EQ(by_time.commits, (std::vector<std::uint64_t>{3 * kBlock}));
+  // A stalled download commits when asked for requests once the interval has passed, and
+  // says when that will be.
+  EXPECT_EQ(t.next_deadline(), clock_.now() + std::chrono::seconds(4));  // 12 s + 10 s
+  clock_.advance(std::chrono::seconds(4));
+  t.next_requests();
+  EXPECT_EQ(by_time.commits, (std::vector<std::uint64_t>{3 * kBlock, 6 * kBlock}));
+  clock_.advance(std::chrono::seconds(20));
+  t.next_requests();  // nothing new to commit
+  EXPECT_EQ(by_time.commits.size(), 2u);
+}
+
 // A real kill -9 in the middle of a download (forked child), then a resume in this process.
 TEST_F(DownloadTest, KillNineMidDownloadResumesWithinOneWindow) {
   constexpr std::uint32_t kWindow = 3;
@@ -345,7 +396,7 @@ TEST_F(DownloadTest, KillNineMidDownloadResumesWithinOneWindow) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     FileSink sink(tmp_ / "dl");
-    Download d(manifest_, sink, clock_, {.window_blocks = kWindow});
+    Download d(manifest_, sink, clock_, {.window_blocks = kWindow, .commit_bytes = 0});
     int delivered = 0;
     while (true) {
       auto requests = d.next_requests();
@@ -361,7 +412,7 @@ TEST_F(DownloadTest, KillNineMidDownloadResumesWithinOneWindow) {
   ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
   FileSink sink(tmp_ / "dl");
-  Download d(manifest_, sink, clock_, {.window_blocks = kWindow});
+  Download d(manifest_, sink, clock_, {.window_blocks = kWindow, .commit_bytes = 0});
   EXPECT_GE(d.resumed_from() + kWindow * kBlock, std::uint64_t{kChunksBeforeKill} * kBlock);
   serve_until_done(d, store_, manifest_, clock_);
   ASSERT_EQ(d.state(), State::kComplete) << d.failure_detail();
@@ -371,7 +422,7 @@ TEST_F(DownloadTest, KillNineMidDownloadResumesWithinOneWindow) {
 TEST_F(DownloadTest, CorruptedPartialFileIsReverifiedOnResume) {
   {
     FileSink sink(tmp_ / "dl");
-    Download d(manifest_, sink, clock_, {.window_blocks = 1});
+    Download d(manifest_, sink, clock_, {.window_blocks = 1, .commit_bytes = 0});
     for (int i = 0; i < 5; ++i) {
       for (const auto& r : d.next_requests()) d.on_chunk(answer(r));
     }
@@ -408,7 +459,7 @@ TEST_F(DownloadTest, CompletedArtifactIsRecheckedAndReusedOnReopen) {
 
 TEST_F(DownloadTest, DiscardRemovesEveryFileOfTheArtifact) {
   FileSink sink(tmp_ / "dl");
-  Download d(manifest_, sink, clock_, {.window_blocks = 2});
+  Download d(manifest_, sink, clock_, {.window_blocks = 2, .commit_bytes = 0});
   for (const auto& r : d.next_requests()) d.on_chunk(answer(r));
   EXPECT_TRUE(fs::exists(tmp_ / "dl" / (manifest_.sha256() + ".progress")));
   sink.discard();
