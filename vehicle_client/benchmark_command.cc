@@ -42,14 +42,23 @@ int run_benchmark(const cli::Args& args) {
   const runtime::BenchmarkResult r =
       runtime::benchmark(model_file, input, config, batch, warmup, repeats);
   if (args.flag("json")) {
-    const nlohmann::json j = {{"model", model_file},      {"input_shape", input},
-                              {"p50_ms", r.p50_ms},       {"p95_ms", r.p95_ms},
-                              {"mean_ms", r.mean_ms},     {"min_ms", r.min_ms},
-                              {"load_ms", r.load_ms},     {"peak_rss_mb", r.peak_rss_mb},
-                              {"energy_j", r.energy_j},   {"energy_source", r.energy_source},
-                              {"batch", r.batch},         {"threads", r.threads},
-                              {"optimized", r.optimized}, {"warmup", r.warmup},
-                              {"repeats", r.repeats},     {"runtime", runtime::runtime_name()}};
+    const nlohmann::json j = {{"model", model_file},
+                              {"input_shape", input},
+                              {"p50_ms", r.p50_ms},
+                              {"p95_ms", r.p95_ms},
+                              {"mean_ms", r.mean_ms},
+                              {"min_ms", r.min_ms},
+                              {"load_ms", r.load_ms},
+                              {"peak_rss_mb", r.peak_rss_mb},
+                              {"energy_j", r.energy_j},
+                              {"energy_source", r.energy_source},
+                              {"batch", r.batch},
+                              {"threads", r.threads},
+                              {"optimized", r.optimized},
+                              {"warmup", r.warmup},
+                              {"repeats", r.repeats},
+                              {"runtime", runtime::runtime_name()},
+                              {"openblas_thread_timeout", runtime::blas_thread_timeout()}};
     std::cout << j.dump(2) << "\n";
   } else {
     std::printf("%s  batch %lld  %d thread(s)  %s\n", model_file.c_str(),

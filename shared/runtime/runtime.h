@@ -27,6 +27,23 @@ struct RuntimeConfig {
 // "libtorch-<version>" of the LibTorch this binary is linked with (v1::Device.runtime).
 std::string runtime_name();
 
+// Debian's OpenBLAS-pthread (the BLAS LibTorch's GEMMs go to) keeps its worker threads
+// spinning on sched_yield for ~0.1 s after every GEMM. At 2 threads on a 2-core device they
+// take turns on the cores with the OpenMP workers of the next oneDNN or ATen operator: on this
+// project's 2-core machine, 2-thread p95s were 2-4x their p50s (ResNet50 127 vs 48 ms) and
+// came back to within ~10-30% with workers that sleep at once (OPENBLAS_THREAD_TIMEOUT=4,
+// OpenBLAS's minimum), p50s unchanged. OpenBLAS reads the variable once, when it is loaded,
+// before main(). So: when the variable is not set, re-executes the program (/proc/self/exe,
+// same argv) with kBlasThreadTimeout set; returns when it is set, or when the exec failed
+// (after a warning: everything still works, with the tails). Call first in main() of a
+// program that runs models.
+inline constexpr const char* kBlasThreadTimeoutVariable = "OPENBLAS_THREAD_TIMEOUT";
+inline constexpr const char* kBlasThreadTimeout = "4";
+void ensure_sleeping_blas_workers(char** argv);
+// The OPENBLAS_THREAD_TIMEOUT this process runs with ("" when unset): part of how a
+// measurement was taken.
+std::string blas_thread_timeout();
+
 // What one forward call returned.
 struct Output {
   model::Shape shape;  // of the output tensor
