@@ -28,17 +28,19 @@ struct RuntimeConfig {
 std::string runtime_name();
 
 // Debian's OpenBLAS-pthread (the BLAS LibTorch's GEMMs go to) keeps its worker threads
-// spinning on sched_yield for ~0.1 s after every GEMM. At 2 threads on a 2-core device they
-// take turns on the cores with the OpenMP workers of the next oneDNN or ATen operator: on this
-// project's 2-core machine, 2-thread p95s were 2-4x their p50s (ResNet50 127 vs 48 ms) and
-// came back to within ~10-30% with workers that sleep at once (OPENBLAS_THREAD_TIMEOUT=4,
-// OpenBLAS's minimum), p50s unchanged. OpenBLAS reads the variable once, when it is loaded,
-// before main(). So: when the variable is not set, re-executes the program (/proc/self/exe,
-// same argv) with kBlasThreadTimeout set; returns when it is set, or when the exec failed
-// (after a warning: everything still works, with the tails). Call first in main() of a
-// program that runs models.
+// spinning on sched_yield for 2^28 cycles (~0.1 s) after every GEMM. At 2 threads on a 2-core
+// device they take turns on the cores with the OpenMP workers of the next oneDNN or ATen
+// operator: on this project's 2-core machine 2-thread p95s were 2-4x their p50s (ResNet50 123
+// vs 49 ms). OPENBLAS_THREAD_TIMEOUT=20 (2^20 cycles, ~0.4 ms) keeps the workers warm across
+// a layer's back-to-back GEMMs and lets them sleep between layers: p95s within ~10-40% of the
+// p50s, p50s unchanged. (4, no spin at all, cut the tails as well but made plain-mode models
+// with many small GEMMs up to 1.5x slower at p50: each GEMM woke a sleeping worker.)
+// OpenBLAS reads the variable once, when it is loaded, before main(). So: when it is not set,
+// re-executes the program (/proc/self/exe, same argv) with kBlasThreadTimeout; returns when it
+// is set, or when the exec failed (after a warning: everything still works, with the tails).
+// Call first in main() of a program that runs models.
 inline constexpr const char* kBlasThreadTimeoutVariable = "OPENBLAS_THREAD_TIMEOUT";
-inline constexpr const char* kBlasThreadTimeout = "4";
+inline constexpr const char* kBlasThreadTimeout = "20";
 void ensure_sleeping_blas_workers(char** argv);
 // The OPENBLAS_THREAD_TIMEOUT this process runs with ("" when unset): part of how a
 // measurement was taken.
