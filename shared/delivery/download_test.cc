@@ -199,7 +199,8 @@ TEST_F(DownloadTest, WindowNeverRunsAheadOfTheVerifiedPrefix) {
 // A simulated vehicle's link delivers chunks later than the broker hands them over: each is
 // verified and stored at once (nothing of it needs keeping), the window and the outcome follow
 // the delivery times.
-// A HashOnlySink that counts what reached it (digest() would end the hash).
+// A HashOnlySink that counts what reached it (digest() would end the hash) and records the
+// prefix it held at each commit.
 class CountingSink final : public DownloadSink {
  public:
   std::uint64_t open(const v1::ManifestBody& manifest) override { return sink_.open(manifest); }
@@ -207,11 +208,12 @@ class CountingSink final : public DownloadSink {
     appended += data.size();
     sink_.append(data);
   }
-  void commit() override {}
+  void commit() override { commits.push_back(appended); }
   crypto::FileDigest digest() override { return sink_.digest(); }
   void complete() override {}
 
   std::uint64_t appended = 0;
+  std::vector<std::uint64_t> commits;
 
  private:
   HashOnlySink sink_;
@@ -337,27 +339,8 @@ TEST_F(DownloadTest, ResumesAfterReopeningTheFileSinkWithinOneWindow) {
   EXPECT_EQ(file::read(sink.artifact_path()), content_);
 }
 
-// A sink that records the prefix it held at each commit.
-class CommitLog final : public DownloadSink {
- public:
-  std::uint64_t open(const v1::ManifestBody& manifest) override { return sink_.open(manifest); }
-  void append(std::string_view data) override {
-    appended_ += data.size();
-    sink_.append(data);
-  }
-  void commit() override { commits.push_back(appended_); }
-  crypto::FileDigest digest() override { return sink_.digest(); }
-  void complete() override {}
-
-  std::vector<std::uint64_t> commits;
-
- private:
-  std::uint64_t appended_ = 0;
-  HashOnlySink sink_;
-};
-
 TEST_F(DownloadTest, CommitsEveryFewBlocksOrEverySoOftenNotAtEveryBlock) {
-  CommitLog by_bytes;
+  CountingSink by_bytes;
   Download d(manifest_, by_bytes, clock_, {.window_blocks = 4, .commit_bytes = 5 * kBlock});
   serve_until_done(d, store_, manifest_, clock_);
   ASSERT_EQ(d.state(), State::kComplete) << d.failure_detail();
@@ -366,7 +349,7 @@ TEST_F(DownloadTest, CommitsEveryFewBlocksOrEverySoOftenNotAtEveryBlock) {
   EXPECT_EQ(by_bytes.commits,
             (std::vector<std::uint64_t>{5 * kBlock, 10 * kBlock, 15 * kBlock, 20 * kBlock}));
 
-  CommitLog by_time;
+  CountingSink by_time;
   Download t(
       manifest_, by_time, clock_,
       {.window_blocks = 1, .commit_bytes = 1 << 30, .commit_interval = std::chrono::seconds(10)});
