@@ -33,12 +33,12 @@ std::string runtime_name();
 // operator: on this project's 2-core machine 2-thread p95s were 2-4x their p50s (ResNet50 123
 // vs 49 ms). OPENBLAS_THREAD_TIMEOUT=20 (2^20 cycles, ~0.4 ms) keeps the workers warm across
 // a layer's back-to-back GEMMs and lets them sleep between layers: over the zoo at 2 threads
-// the median p95/p50 fell from 1.74 to 1.17 (ResNet50 p95 55 ms), p50s unchanged. (4, no spin at all, cut the tails as well but made plain-mode models
-// with many small GEMMs up to 1.5x slower at p50: each GEMM woke a sleeping worker.)
-// OpenBLAS reads the variable once, when it is loaded, before main(). So: when it is not set,
-// re-executes the program (/proc/self/exe, same argv) with kBlasThreadTimeout; returns when it
-// is set, or when the exec failed (after a warning: everything still works, with the tails).
-// Call first in main() of a program that runs models.
+// the median p95/p50 fell from 1.74 to 1.17 (ResNet50 p95 55 ms), p50s unchanged. (4, no spin at
+// all, cut the tails as well but made plain-mode models with many small GEMMs up to 1.5x slower at
+// p50: each GEMM woke a sleeping worker.) OpenBLAS reads the variable once, when it is loaded,
+// before main(). So: when it is not set, re-executes the program (/proc/self/exe, same argv) with
+// kBlasThreadTimeout; returns when it is set, or when the exec failed (after a warning: everything
+// still works, with the tails). Call first in main() of a program that runs models.
 inline constexpr const char* kBlasThreadTimeoutVariable = "OPENBLAS_THREAD_TIMEOUT";
 inline constexpr const char* kBlasThreadTimeout = "20";
 void ensure_sleeping_blas_workers(char** argv);
