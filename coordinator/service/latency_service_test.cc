@@ -222,7 +222,7 @@ TEST(LatencyService, DeviceCorrectionsArePersistedAndAnswerAtOnceAfterARestart) 
   const auto restored = restarted.corrections(cap);
   ASSERT_TRUE(restored);
   EXPECT_EQ(restored->factors, fitted.factors);
-  EXPECT_DOUBLE_EQ(restored->bound_log_margin, fitted.bound_log_margin);
+  EXPECT_DOUBLE_EQ(restored->bound.log_margin, fitted.bound.log_margin);
   // A new measurement is fitted as usual once its models are known, and persisted.
   for (int v = 0; v < 7; ++v) restarted.estimate(cap, entry(v), 1);
   restarted.add_measurement(report(entry(6), cap, 1, 1.5));

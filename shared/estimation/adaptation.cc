@@ -137,9 +137,9 @@ nlohmann::json to_json(const DeviceCorrections& c) {
           {"factors", factors},
           {"samples", c.samples},
           {"models", c.models},
-          {"bound_log_margin", c.bound_log_margin},
-          {"bound_jitter_ms", c.bound_jitter_ms},
-          {"bound_exposure_ms", c.bound_exposure_ms},
+          {"bound_log_margin", c.bound.log_margin},
+          {"bound_jitter_ms", c.bound.jitter_ms},
+          {"bound_exposure_ms", c.bound.exposure_ms},
           {"residuals", c.residuals},
           {"point_rms", c.point_rms}};
 }
@@ -170,14 +170,14 @@ DeviceCorrections corrections_from_json(const nlohmann::json& j) {
   }
   c.samples = static_cast<int>(number(j, "samples"));
   c.models = static_cast<int>(number(j, "models"));
-  c.bound_log_margin = number(j, "bound_log_margin");
+  c.bound.log_margin = number(j, "bound_log_margin");
   // Corrections saved before the jitter existed keep their multiplicative bound.
-  c.bound_jitter_ms = j.contains("bound_jitter_ms") ? number(j, "bound_jitter_ms") : 0.0;
-  c.bound_exposure_ms = j.contains("bound_exposure_ms") ? number(j, "bound_exposure_ms") : 0.0;
+  c.bound.jitter_ms = j.contains("bound_jitter_ms") ? number(j, "bound_jitter_ms") : 0.0;
+  c.bound.exposure_ms = j.contains("bound_exposure_ms") ? number(j, "bound_exposure_ms") : 0.0;
   c.residuals = static_cast<int>(number(j, "residuals"));
   c.point_rms = number(j, "point_rms");
-  if (c.samples < 0 || c.models < 0 || c.residuals < 0 || c.bound_log_margin < 0 ||
-      c.bound_jitter_ms < 0 || c.bound_exposure_ms < 0 || c.point_rms < 0) {
+  if (c.samples < 0 || c.models < 0 || c.residuals < 0 || c.bound.log_margin < 0 ||
+      c.bound.jitter_ms < 0 || c.bound.exposure_ms < 0 || c.point_rms < 0) {
     throw Error("device corrections: negative count or residual");
   }
   return c;
@@ -206,7 +206,7 @@ DeviceCorrections fit_corrections(std::span<const Sample> samples,
   c.device_key = key;
   c.samples = static_cast<int>(rows.size());
   c.models = static_cast<int>(models.size());
-  c.bound_log_margin = bound_log_margin({}, options.roofline);
+  c.bound.log_margin = bound_log_margin({}, options.roofline);
   if (models.size() < 2) return c;  // nothing to hold out
 
   double point_ss = 0;
@@ -226,15 +226,8 @@ DeviceCorrections fit_corrections(std::span<const Sample> samples,
     }
   }
   c.point_rms = std::sqrt(point_ss / c.residuals);
-  const BoundShape bound = fit_bound(predictions, options.roofline);
-  c.bound_log_margin = bound.log_margin;
-  c.bound_jitter_ms = bound.jitter_ms;
-  c.bound_exposure_ms = bound.exposure_ms;
+  c.bound = fit_bound(predictions, options.roofline);
   return c;
-}
-
-double DeviceCorrections::bound_ms(double point_ms) const {
-  return BoundShape{bound_log_margin, bound_jitter_ms, bound_exposure_ms}.bound_ms(point_ms);
 }
 
 double BoundShape::exposed_jitter_ms(double point_ms) const {

@@ -18,6 +18,23 @@ namespace fleetml::estimation {
 // the device's other models are predicted better, and the bound is re-derived from how well
 // that worked on the measured models themselves.
 
+// An adapted device's bound over the point estimate: point x exp(log_margin) plus a jitter.
+// The jitter is the tail the device adds to a model's p95 whatever its size, in ms: a thread
+// preempted for a scheduler slice on a loaded or shared machine costs tens of ms on a 5 ms
+// model and on a 500 ms one alike, which no multiplicative margin fits. Models predicted under
+// exposure_ms get it in proportion (point / exposure): a run that short rarely meets the
+// interference, and a 0.1 ms model with a 50 ms bound would be refused every deadline.
+struct BoundShape {
+  double log_margin = 0;
+  double jitter_ms = 0;
+  double exposure_ms = 0;
+
+  // jitter_ms x min(1, point / exposure_ms); exposure 0: all of it.
+  double exposed_jitter_ms(double point_ms) const;
+  // point x exp(log_margin) + exposed_jitter_ms(point).
+  double bound_ms(double point_ms) const;
+};
+
 // One device kind's corrections; what the coordinator persists (JSON) per device_key.
 struct DeviceCorrections {
   std::string device_key;
@@ -25,25 +42,15 @@ struct DeviceCorrections {
   int samples = 0;                         // measurements fitted
   int models = 0;                          // distinct models among them
   // From leave-one-model-out predictions of those models (each predicted from factors fitted
-  // without it; see fit_corrections): the bound, point x exp(bound_log_margin) +
-  // bound_jitter_ms (the prior margin and no jitter when fewer than 2 models), how many
-  // predictions there were, and the rms of log(p50 / point), reported as the adaptation's
-  // expected point error.
-  double bound_log_margin = 0;
-  // The tail the device adds to a model's p95 whatever its size, in ms: a thread preempted for
-  // a scheduler slice on a loaded or shared machine costs tens of ms on a 5 ms model and on a
-  // 500 ms one alike, which no multiplicative margin fits. Models predicted under
-  // bound_exposure_ms get it in proportion (point / exposure): a run that short rarely meets
-  // the interference, and a 0.1 ms model with a 50 ms bound would be refused every deadline.
-  double bound_jitter_ms = 0;
-  double bound_exposure_ms = 0;
+  // without it; see fit_corrections): the bound (the prior margin and no jitter when fewer
+  // than 2 models), how many predictions there were, and the rms of log(p50 / point),
+  // reported as the adaptation's expected point error.
+  BoundShape bound;
   int residuals = 0;
   double point_rms = 0;
 
   DeviceCorrections() { factors.fill(1.0); }
   double factor(Term t) const { return factors[static_cast<std::size_t>(t)]; }
-  // point x exp(bound_log_margin) + the jitter the point is exposed to.
-  double bound_ms(double point_ms) const;
 };
 
 // The corrected prediction: sum over terms of factor x term, in ms.
@@ -79,17 +86,6 @@ struct HeldOutPrediction {
   std::string model_id;
   double point_ms = 0;
   double p95_ms = 0;
-};
-
-struct BoundShape {
-  double log_margin = 0;
-  double jitter_ms = 0;
-  double exposure_ms = 0;
-
-  // jitter_ms x min(1, point / exposure_ms); exposure 0: all of it.
-  double exposed_jitter_ms(double point_ms) const;
-  // point x exp(log_margin) + exposed_jitter_ms(point).
-  double bound_ms(double point_ms) const;
 };
 
 // The bound from held-out predictions (several per model, e.g. one per batch size).

@@ -72,8 +72,8 @@ TEST(Adaptation, BoundNarrowsWithGoodResidualsAndWidensWithBadOnes) {
   const DeviceCorrections noisy =
       fit_corrections(measure(kTruth, {0, 1, 2, 3, 4, 5, 6, 7}, /*sigma=*/0.5));
   EXPECT_EQ(clean.residuals, 16);
-  EXPECT_LT(clean.bound_log_margin, prior);
-  EXPECT_EQ(clean.bound_jitter_ms, 0);  // p95 = 1.05 x p50: nothing additive to find
+  EXPECT_LT(clean.bound.log_margin, prior);
+  EXPECT_EQ(clean.bound.jitter_ms, 0);  // p95 = 1.05 x p50: nothing additive to find
 
   auto table = std::make_shared<CorrectionTable>();
   table->put(clean);
@@ -106,8 +106,8 @@ TEST(Adaptation, BoundAddsTheDevicesTailInsteadOfMultiplyingEveryPoint) {
   const std::vector<int> measured = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
   const std::vector<Sample> samples = with_tail(measure(kTruth, measured), 60, 0);
   const DeviceCorrections c = fit_corrections(samples);
-  EXPECT_GT(c.bound_jitter_ms, 30);
-  EXPECT_LE(c.bound_jitter_ms, 61);
+  EXPECT_GT(c.bound.jitter_ms, 30);
+  EXPECT_LE(c.bound.jitter_ms, 61);
   // The multiplicative bound that covers the smallest model's p95 would be p95 / point of
   // that model for every model; this one stays within the tail of the largest.
   double smallest = samples.front().p50_ms, largest = smallest;
@@ -115,10 +115,10 @@ TEST(Adaptation, BoundAddsTheDevicesTailInsteadOfMultiplyingEveryPoint) {
     smallest = std::min(smallest, s.p50_ms);
     largest = std::max(largest, s.p50_ms);
   }
-  EXPECT_LT(c.bound_ms(largest), 1.3 * (largest * 1.05 + 60));
+  EXPECT_LT(c.bound.bound_ms(largest), 1.3 * (largest * 1.05 + 60));
   for (const Sample& s : with_tail(measure(kTruth, {10, 11}), 60, 0)) {
     const RooflineTerms t = roofline_terms(*s.model, s.capability, s.batch);
-    EXPECT_GE(c.bound_ms(corrected_ms(t, c)), s.p95_ms) << s.model_id;
+    EXPECT_GE(c.bound.bound_ms(corrected_ms(t, c)), s.p95_ms) << s.model_id;
   }
 }
 
@@ -185,9 +185,9 @@ TEST(Adaptation, CorrectionsRoundTripThroughJson) {
   EXPECT_EQ(back.factors, c.factors);
   EXPECT_EQ(back.samples, c.samples);
   EXPECT_EQ(back.models, c.models);
-  EXPECT_DOUBLE_EQ(back.bound_log_margin, c.bound_log_margin);
-  EXPECT_DOUBLE_EQ(back.bound_jitter_ms, c.bound_jitter_ms);
-  EXPECT_DOUBLE_EQ(back.bound_exposure_ms, c.bound_exposure_ms);
+  EXPECT_DOUBLE_EQ(back.bound.log_margin, c.bound.log_margin);
+  EXPECT_DOUBLE_EQ(back.bound.jitter_ms, c.bound.jitter_ms);
+  EXPECT_DOUBLE_EQ(back.bound.exposure_ms, c.bound.exposure_ms);
   EXPECT_EQ(back.residuals, c.residuals);
   EXPECT_DOUBLE_EQ(back.point_rms, c.point_rms);
 
@@ -211,7 +211,7 @@ TEST(Adaptation, CorrectionsRoundTripThroughJson) {
   const DeviceCorrections restored = corrections_from_json(older);
   EXPECT_DOUBLE_EQ(restored.factor(Term::kPool), 1.0);
   EXPECT_DOUBLE_EQ(restored.factor(Term::kConv), c.factor(Term::kConv));
-  EXPECT_DOUBLE_EQ(restored.bound_ms(10), 10 * std::exp(c.bound_log_margin));
+  EXPECT_DOUBLE_EQ(restored.bound.bound_ms(10), 10 * std::exp(c.bound.log_margin));
 }
 
 TEST(Adaptation, RejectsMixedDevicesAndMissingProfiles) {

@@ -225,10 +225,9 @@ Estimate RooflineEstimator::estimate_with(const Query& query, const DeviceCorrec
                                           bool with_basis) const {
   const RooflineTerms terms = roofline_terms(query.model, query.capability, query.batch, options_);
   const double point = corrections ? corrected_ms(terms, *corrections) : terms.total_ms();
-  const double margin =
-      corrections ? corrections->bound_log_margin : bound_log_margin({}, options_);
-  const double bound = corrections ? corrections->bound_ms(point) : point * std::exp(margin);
-  Estimate e{point, bound, name(), ""};
+  const BoundShape bound =
+      corrections ? corrections->bound : BoundShape{bound_log_margin({}, options_), 0, 0};
+  Estimate e{point, bound.bound_ms(point), name(), ""};
   if (!with_basis) return e;
   char ops[64];
   if (terms.exact_graph) {
@@ -242,7 +241,7 @@ Estimate RooflineEstimator::estimate_with(const Query& query, const DeviceCorrec
                   "%s against the calibration, adapted to %d measurements of %d models on this "
                   "device kind (held-out error %.0f%% rms; bound x%.2f + %.1f ms tail)",
                   ops, corrections->samples, corrections->models, 100 * corrections->point_rms,
-                  std::exp(margin), bound - point * std::exp(margin));
+                  std::exp(bound.log_margin), bound.exposed_jitter_ms(point));
   } else {
     std::snprintf(basis, sizeof basis,
                   "%s against the calibration; no measurements on this device kind, prior bound",

@@ -193,7 +193,7 @@ TEST(Roofline, BasisIsOptionalAndChangesNoFigure) {
   const v1::Capability cap = device();
   DeviceCorrections c;
   c.factors[static_cast<std::size_t>(Term::kConv)] = 1.5;
-  c.bound_log_margin = 0.3;
+  c.bound.log_margin = 0.3;
   c.samples = 4;
   c.models = 2;
   for (const DeviceCorrections* corrections : {static_cast<const DeviceCorrections*>(nullptr),
