@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages fleetml needs, only those missing, and selects OpenBLAS as
-# the system BLAS (LibTorch on Debian's reference BLAS is up to 8x slower: ResNet50 669 vs
-# 81 ms per image). Run as root. Idempotent; prints nothing but a summary when all is there.
+# Installs the Debian 12 packages fleetml needs, only those missing, and selects OpenBLAS's
+# OpenMP build as the system BLAS (LibTorch on Debian's reference BLAS is up to 8x slower:
+# ResNet50 669 vs 81 ms per image; the pthreads build keeps a second thread pool that competes
+# with LibTorch's OpenMP one at 2+ threads, shared/runtime/runtime.h). The pthreads build is
+# installed too, not selected: a test runs fleet-vehicle on it (what it does on a system that
+# selects it). Run as root. Idempotent; prints nothing but a summary when all is there.
 set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ccache pkg-config git
   libpaho-mqttpp-dev libpaho-mqtt-dev mosquitto mosquitto-clients
-  libtorch-dev libopenblas0-pthread
+  libtorch-dev libopenblas0-openmp libopenblas0-pthread
   libprotobuf-dev protobuf-compiler
   libsqlitecpp-dev libsqlite3-dev
   libssl-dev libcurl4-openssl-dev nlohmann-json3-dev libxgboost-dev
@@ -34,14 +37,18 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# LibTorch links libblas.so.3; point the alternative at OpenBLAS.
-alt=libblas.so.3-x86_64-linux-gnu
-openblas=/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3
-if [[ -e $openblas ]] && [[ $(readlink -f /etc/alternatives/$alt 2>/dev/null) != "$openblas" ]]; then
-  if [[ $(id -u) -eq 0 ]]; then
-    update-alternatives --set "$alt" "$openblas" >/dev/null
-  else
-    echo "install-deps: warning: $alt does not point at OpenBLAS (run as root to fix)" >&2
+# LibTorch links libblas.so.3 and liblapack.so.3, which link libopenblas.so.0: point all three
+# alternatives at OpenBLAS's OpenMP build (the pthreads build has the higher priority, so
+# automatic mode would pick it; libblas.so.3 alone would still load the pthreads libopenblas).
+blas_dir=/usr/lib/x86_64-linux-gnu/openblas-openmp
+for lib in libblas.so.3 liblapack.so.3 libopenblas.so.0; do
+  alt=$lib-x86_64-linux-gnu
+  if [[ -e $blas_dir/$lib ]] && [[ $(readlink -f /etc/alternatives/$alt 2>/dev/null) != "$(readlink -f $blas_dir/$lib)" ]]; then
+    if [[ $(id -u) -eq 0 ]]; then
+      update-alternatives --set "$alt" "$blas_dir/$lib" >/dev/null
+    else
+      echo "install-deps: warning: $alt does not point at $blas_dir (run as root to fix)" >&2
+    fi
   fi
-fi
-echo "install-deps: all ${#PACKAGES[@]} packages present; BLAS: $(readlink -f /etc/alternatives/$alt)"
+done
+echo "install-deps: all ${#PACKAGES[@]} packages present; BLAS: $(readlink -f /etc/alternatives/libopenblas.so.0-x86_64-linux-gnu)"

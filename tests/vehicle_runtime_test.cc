@@ -1,10 +1,13 @@
-// fleet-vehicle runs its models with OpenBLAS workers that sleep (runtime.h,
-// ensure_sleeping_blas_workers): the variable OpenBLAS reads when it loads must be in the
-// environment of the real binary, whatever the caller's environment was, and a value the user
-// chose is kept.
+// fleet-vehicle and the BLAS build it runs on (runtime.h): it names the build in its runtime,
+// and on OpenBLAS's pthreads build it runs with workers that sleep (ensure_sleeping_blas_workers):
+// the variable OpenBLAS reads when it loads must be in the environment of the real binary,
+// whatever the caller's environment was, and a value the user chose is kept. Each build is
+// loaded from its own directory (LD_LIBRARY_PATH), whatever the system's alternative selects.
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -16,6 +19,7 @@ namespace fleetml {
 namespace {
 
 using namespace std::chrono_literals;
+using ::testing::HasSubstr;
 
 // `fleet-vehicle benchmark --json` on LeNet-5, run with `env` added; its JSON.
 nlohmann::json benchmark(const test::TestDir& dir, std::vector<std::string> env) {
@@ -35,19 +39,42 @@ nlohmann::json benchmark(const test::TestDir& dir, std::vector<std::string> env)
   return nlohmann::json::parse(log.substr(start + 1));
 }
 
-TEST(VehicleRuntimeTest, BenchmarksRunWithSleepingBlasWorkersUnlessTheUserChose) {
+// `LD_LIBRARY_PATH=` the directory of one of Debian's OpenBLAS builds; skips the test when
+// that build is not installed (scripts/install-deps.sh installs both).
+std::string openblas_build(const char* build) {
+  const std::filesystem::path dir =
+      std::filesystem::path("/usr/lib/x86_64-linux-gnu") / (std::string("openblas-") + build);
+  return std::filesystem::exists(dir / "libopenblas.so.0") ? "LD_LIBRARY_PATH=" + dir.string() : "";
+}
+
+TEST(VehicleRuntimeTest, PthreadsBuildRunsWithSleepingWorkersUnlessTheUserChose) {
+  const std::string build = openblas_build("pthread");
+  if (build.empty()) GTEST_SKIP() << "libopenblas0-pthread is not installed";
   ::unsetenv(runtime::kBlasThreadTimeoutVariable);  // the children inherit the rest
   {
     test::TestDir dir;
-    EXPECT_EQ(benchmark(dir, {}).value("openblas_thread_timeout", "?"),
-              runtime::kBlasThreadTimeout);
+    const auto j = benchmark(dir, {build});
+    EXPECT_EQ(j.value("blas_threading", "?"), "pthreads");
+    EXPECT_THAT(j.value("runtime", "?"), HasSubstr("+openblas-pthreads"));
+    EXPECT_EQ(j.value("openblas_thread_timeout", "?"), runtime::kBlasThreadTimeout);
   }
   {
     test::TestDir dir;
-    EXPECT_EQ(benchmark(dir, {std::string(runtime::kBlasThreadTimeoutVariable) + "=20"})
+    EXPECT_EQ(benchmark(dir, {build, std::string(runtime::kBlasThreadTimeoutVariable) + "=25"})
                   .value("openblas_thread_timeout", "?"),
-              "20");
+              "25");
   }
+}
+
+TEST(VehicleRuntimeTest, OpenMPBuildNeedsNoRestart) {
+  const std::string build = openblas_build("openmp");
+  if (build.empty()) GTEST_SKIP() << "libopenblas0-openmp is not installed";
+  ::unsetenv(runtime::kBlasThreadTimeoutVariable);
+  test::TestDir dir;
+  const auto j = benchmark(dir, {build});
+  EXPECT_EQ(j.value("blas_threading", "?"), "openmp");
+  EXPECT_THAT(j.value("runtime", "?"), HasSubstr("+openblas-openmp"));
+  EXPECT_EQ(j.value("openblas_thread_timeout", "?"), "");
 }
 
 }  // namespace

@@ -58,6 +58,7 @@ int run_benchmark(const cli::Args& args) {
                               {"warmup", r.warmup},
                               {"repeats", r.repeats},
                               {"runtime", runtime::runtime_name()},
+                              {"blas_threading", runtime::blas_threading()},
                               {"openblas_thread_timeout", runtime::blas_thread_timeout()}};
     std::cout << j.dump(2) << "\n";
   } else {

@@ -1,8 +1,10 @@
-// ensure_sleeping_blas_workers (runtime.h): no LibTorch here, only the process environment.
+// The BLAS build and its environment (runtime.h): no LibTorch here, only symbols the process
+// loaded and its environment.
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include "shared/common/log.h"
@@ -10,7 +12,24 @@
 
 namespace fleetml::runtime {
 
+std::string blas_threading() {
+  using GetParallel = int (*)();
+  void* symbol = dlsym(RTLD_DEFAULT, "openblas_get_parallel");
+  if (symbol == nullptr) return "";
+  switch (reinterpret_cast<GetParallel>(symbol)()) {
+    case 0:
+      return "sequential";
+    case 1:
+      return "pthreads";
+    case 2:
+      return "openmp";
+    default:
+      return "";
+  }
+}
+
 void ensure_sleeping_blas_workers(char** argv) {
+  if (blas_threading() != "pthreads") return;
   if (std::getenv(kBlasThreadTimeoutVariable) != nullptr) return;
   if (::setenv(kBlasThreadTimeoutVariable, kBlasThreadTimeout, 1) != 0) return;
   ::execv("/proc/self/exe", argv);

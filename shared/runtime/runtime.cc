@@ -92,7 +92,10 @@ double peak_rss_mb() {
 
 }  // namespace
 
-std::string runtime_name() { return std::string("libtorch-") + TORCH_VERSION; }
+std::string runtime_name() {
+  const std::string blas = blas_threading();
+  return std::string("libtorch-") + TORCH_VERSION + (blas.empty() ? "" : "+openblas-" + blas);
+}
 
 struct Model::Impl {
   std::string name;

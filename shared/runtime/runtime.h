@@ -24,21 +24,31 @@ struct RuntimeConfig {
   bool optimized = true;  // torch::jit::freeze + optimize_for_inference; false: plain load
 };
 
-// "libtorch-<version>" of the LibTorch this binary is linked with (v1::Device.runtime).
+// "libtorch-<version>" of the LibTorch this binary is linked with, plus "+openblas-<threading>"
+// when its BLAS is OpenBLAS (v1::Device.runtime): the BLAS build is part of the device
+// configuration: at 2 threads the pthreads build runs models up to 2.2x slower than the OpenMP
+// one (blas_threading).
 std::string runtime_name();
 
-// Debian's OpenBLAS-pthread (the BLAS LibTorch's GEMMs go to) keeps its worker threads
-// spinning on sched_yield for 2^28 cycles (~0.1 s) after every GEMM. At 2 threads on a 2-core
-// device they take turns on the cores with the OpenMP workers of the next oneDNN or ATen
-// operator: on this project's 2-core machine 2-thread p95s were 2-4x their p50s (ResNet50 123
-// vs 49 ms). OPENBLAS_THREAD_TIMEOUT=20 (2^20 cycles, ~0.4 ms) keeps the workers warm across
-// a layer's back-to-back GEMMs and lets them sleep between layers: over the zoo at 2 threads
-// the median p95/p50 fell from 1.74 to 1.17 (ResNet50 p95 55 ms), p50s unchanged. (4, no spin at
-// all, cut the tails as well but made plain-mode models with many small GEMMs up to 1.5x slower at
-// p50: each GEMM woke a sleeping worker.) OpenBLAS reads the variable once, when it is loaded,
-// before main(). So: when it is not set, re-executes the program (/proc/self/exe, same argv) with
-// kBlasThreadTimeout; returns when it is set, or when the exec failed (after a warning: everything
-// still works, with the tails). Call first in main() of a program that runs models.
+// How the OpenBLAS LibTorch's GEMMs go to was built: "openmp", "pthreads" or "sequential"; ""
+// when the BLAS is not OpenBLAS. The set-up selects the OpenMP build (scripts/install-deps.sh):
+// its GEMMs run on the same OpenMP pool as oneDNN and ATen. The pthreads build keeps a pool of
+// its own whose workers take turns on the cores with the OpenMP workers of the next operator:
+// at 2 threads on this project's 2-core machine it ran 12 zoo configurations a median 1.16x
+// slower at p50 and 1.63x at p95 (MobileNetV3-Large plain 22.4 vs 10.2 ms, ResNet50 the same;
+// bench/blas_builds.sh, docs/estimation.md "One thread pool, not two").
+std::string blas_threading();
+
+// For the pthreads build (a system whose libblas.so.3 alternative points at it), the next best
+// thing: its workers spin on sched_yield for 2^28 cycles (~0.1 s) after every GEMM by default;
+// OPENBLAS_THREAD_TIMEOUT=20 (2^20 cycles, ~0.4 ms) keeps them warm across a layer's
+// back-to-back GEMMs and lets them sleep between layers (zoo at 2 threads: median p95/p50 1.74
+// -> 1.17, p50s unchanged; 4, no spin at all, made plain-mode models with many small GEMMs up to
+// 1.5x slower at p50). OpenBLAS reads the variable once, when it is loaded, before main(). So:
+// with the pthreads build and the variable not set, re-executes the program (/proc/self/exe,
+// same argv) with kBlasThreadTimeout; returns otherwise, or when the exec failed (after a
+// warning: everything still works, with the tails). Call first in main() of a program that runs
+// models.
 inline constexpr const char* kBlasThreadTimeoutVariable = "OPENBLAS_THREAD_TIMEOUT";
 inline constexpr const char* kBlasThreadTimeout = "20";
 void ensure_sleeping_blas_workers(char** argv);
