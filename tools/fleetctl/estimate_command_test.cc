@@ -15,12 +15,12 @@ namespace {
 constexpr const char* kCapability = R"({
   "vehicle_id": "v1",
   "device": {"arch": "x86_64", "cpu_model": "AMD EPYC", "cores": 2, "clock_ghz": 2.596,
-             "ram_gb": 25.28, "nominal_gflops": 332.3, "runtime": "libtorch-1.13.0",
-             "threads": 1, "optimized": true},
-  "calibration": {"threads": 1, "optimized": true, "gemm_gflops": 105.1, "conv_gflops": 111.4,
-                  "pointwise_conv_gflops": 104.1, "depthwise_conv_gflops": 24.94,
-                  "linear_gflops": 10.39, "memory_bandwidth_gbps": 34.13,
-                  "op_overhead_us": 0.6716, "pool_gops": 1.083}})";
+             "ram_gb": 25.28, "nominal_gflops": 332.3,
+             "runtime": "libtorch-1.13.0+openblas-openmp", "threads": 1, "optimized": true},
+  "calibration": {"threads": 1, "optimized": true, "gemm_gflops": 99.35, "conv_gflops": 109.4,
+                  "pointwise_conv_gflops": 102.8, "depthwise_conv_gflops": 24.57,
+                  "linear_gflops": 10.36, "memory_bandwidth_gbps": 38.33,
+                  "op_overhead_us": 0.6987, "pool_gops": 1.085}})";
 
 // Runs `binary` (fleetctl unless told) with `args`, stdout into a file; returns it parsed,
 // failing the test on a non-zero exit.
