@@ -26,7 +26,7 @@ done
 ((${#models[@]})) || models=(alexnet mobilenet_v2 mobilenet_v3_large mnasnet1_0 resnet50 googlenet)
 zoo=${FLEETML_ZOO_DIR:-$HOME/.cache/fleetml/zoo}
 vehicle=${FLEETML_BUILD_DIR:-build}/bin/fleet-vehicle
-lib=/usr/lib/x86_64-linux-gnu
+lib=/usr/lib/$(gcc -print-multiarch)
 for build in openmp pthread; do
   [[ -e $lib/openblas-$build/libopenblas.so.0 ]] || {
     echo "blas_builds: libopenblas0-$build is not installed" >&2

@@ -40,9 +40,10 @@ fi
 # LibTorch links libblas.so.3 and liblapack.so.3, which link libopenblas.so.0: point all three
 # alternatives at OpenBLAS's OpenMP build (the pthreads build has the higher priority, so
 # automatic mode would pick it; libblas.so.3 alone would still load the pthreads libopenblas).
-blas_dir=/usr/lib/x86_64-linux-gnu/openblas-openmp
+multiarch=$(gcc -print-multiarch)
+blas_dir=/usr/lib/$multiarch/openblas-openmp
 for lib in libblas.so.3 liblapack.so.3 libopenblas.so.0; do
-  alt=$lib-x86_64-linux-gnu
+  alt=$lib-$multiarch
   if [[ -e $blas_dir/$lib ]] && [[ $(readlink -f /etc/alternatives/$alt 2>/dev/null) != "$(readlink -f $blas_dir/$lib)" ]]; then
     if [[ $(id -u) -eq 0 ]]; then
       update-alternatives --set "$alt" "$blas_dir/$lib" >/dev/null
@@ -51,4 +52,4 @@ for lib in libblas.so.3 liblapack.so.3 libopenblas.so.0; do
     fi
   fi
 done
-echo "install-deps: all ${#PACKAGES[@]} packages present; BLAS: $(readlink -f /etc/alternatives/libopenblas.so.0-x86_64-linux-gnu)"
+echo "install-deps: all ${#PACKAGES[@]} packages present; BLAS: $(readlink -f "/etc/alternatives/libopenblas.so.0-$multiarch")"

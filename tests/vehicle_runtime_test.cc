@@ -39,17 +39,22 @@ nlohmann::json benchmark(const test::TestDir& dir, std::vector<std::string> env)
   return nlohmann::json::parse(log.substr(start + 1));
 }
 
-// `LD_LIBRARY_PATH=` the directory of one of Debian's OpenBLAS builds; skips the test when
-// that build is not installed (scripts/install-deps.sh installs both).
-std::string openblas_build(const char* build) {
-  const std::filesystem::path dir =
-      std::filesystem::path("/usr/lib/x86_64-linux-gnu") / (std::string("openblas-") + build);
+// The directory of one of Debian's OpenBLAS builds ("openmp", "pthread").
+std::filesystem::path openblas_dir(const char* build) {
+  return std::filesystem::path("/usr/lib") / FLEETML_LIBRARY_ARCHITECTURE /
+         (std::string("openblas-") + build);
+}
+
+// "LD_LIBRARY_PATH=<openblas_dir(build)>", or "" when that build is not installed.
+std::string load_build(const char* build) {
+  const auto dir = openblas_dir(build);
   return std::filesystem::exists(dir / "libopenblas.so.0") ? "LD_LIBRARY_PATH=" + dir.string() : "";
 }
 
 TEST(VehicleRuntimeTest, PthreadsBuildRunsWithSleepingWorkersUnlessTheUserChose) {
-  const std::string build = openblas_build("pthread");
-  if (build.empty()) GTEST_SKIP() << "libopenblas0-pthread is not installed";
+  const std::string build = load_build("pthread");
+  if (build.empty())
+    GTEST_SKIP() << "libopenblas0-pthread is not installed: no " << openblas_dir("pthread");
   ::unsetenv(runtime::kBlasThreadTimeoutVariable);  // the children inherit the rest
   {
     test::TestDir dir;
@@ -67,8 +72,9 @@ TEST(VehicleRuntimeTest, PthreadsBuildRunsWithSleepingWorkersUnlessTheUserChose)
 }
 
 TEST(VehicleRuntimeTest, OpenMPBuildNeedsNoRestart) {
-  const std::string build = openblas_build("openmp");
-  if (build.empty()) GTEST_SKIP() << "libopenblas0-openmp is not installed";
+  const std::string build = load_build("openmp");
+  if (build.empty())
+    GTEST_SKIP() << "libopenblas0-openmp is not installed: no " << openblas_dir("openmp");
   ::unsetenv(runtime::kBlasThreadTimeoutVariable);
   test::TestDir dir;
   const auto j = benchmark(dir, {build});
