@@ -221,7 +221,8 @@ DeviceCorrections fit_corrections(std::span<const Sample> samples,
       if (*r->model != held_out) continue;
       const double point = predict(r->terms, theta);
       predictions.push_back({*r->model, point, std::exp(r->log_p95)});
-      point_ss += (r->log_p50 - std::log(point)) * (r->log_p50 - std::log(point));
+      const double point_error = r->log_p50 - std::log(point);
+      point_ss += point_error * point_error;
       ++c.residuals;
     }
   }
