@@ -30,9 +30,11 @@ void print_table(const v1::Capability& cap) {
   std::printf("  conv 1x1       %8.2f GFLOPS\n", c.pointwise_conv_gflops());
   std::printf("  depthwise 3x3  %8.2f GFLOPS\n", c.depthwise_conv_gflops());
   std::printf("  linear         %8.2f GFLOPS\n", c.linear_gflops());
+  std::printf("  linear 128 MiB %8.2f GFLOPS\n", c.linear_stream_gflops());
   std::printf("  memory         %8.2f GB/s\n", c.memory_bandwidth_gbps());
   std::printf("  op overhead    %8.2f us\n", c.op_overhead_us());
   std::printf("  max pool 3x3   %8.2f G window elements/s\n", c.pool_gops());
+  std::printf("  conv call      %8.2f us\n", c.conv_call_us());
 }
 
 int run_calibrate(const cli::Args& args) {

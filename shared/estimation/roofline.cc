@@ -35,9 +35,14 @@ double positive_rate(double v, const char* name) {
   return v;
 }
 
+// A kernel calibrations may lack (measured later than the others): 0 when absent.
+double optional_rate(double v) { return v > 0 && std::isfinite(v) ? v : 0.0; }
+
 struct Rates {
   double conv, pointwise, depthwise, linear, gemm, bandwidth, overhead_s;
-  double pool;  // window elements per second; 0: not calibrated
+  double pool;           // window elements per second; 0: not calibrated
+  double conv_call_s;    // one oneDNN convolution call; 0: not calibrated
+  double linear_stream;  // FLOPS of a linear layer too large to stay cached; 0: not calibrated
 };
 
 Rates rates_of(const v1::Calibration& c) {
@@ -48,19 +53,60 @@ Rates rates_of(const v1::Calibration& c) {
           positive_rate(c.gemm_gflops(), "gemm_gflops") * 1e9,
           positive_rate(c.memory_bandwidth_gbps(), "memory_bandwidth_gbps") * 1e9,
           positive_rate(c.op_overhead_us(), "op_overhead_us") * 1e-6,
-          c.pool_gops() > 0 && std::isfinite(c.pool_gops()) ? c.pool_gops() * 1e9 : 0.0};
+          optional_rate(c.pool_gops()) * 1e9,
+          optional_rate(c.conv_call_us()) * 1e-6,
+          optional_rate(c.linear_stream_gflops()) * 1e9};
 }
 
-// Grouped convolutions: between depthwise (K = 9) and dense (K = 576) in log rate over log K.
+// The call's configuration: what decides which kernel LibTorch runs a convolution on.
+struct CallContext {
+  double batch;
+  int threads;
+  bool optimized;
+};
+
+// Whether LibTorch 1.13 runs this convolution on oneDNN. Optimized: always
+// (optimize_for_inference prepacks every convolution for it). Plain: ConvParams::use_mkldnn's
+// rule for float32 CPU tensors (aten/src/ATen/native/Convolution.cpp), which keeps small
+// batch-1 convolutions on ATen's own kernels and, at one thread, unstrided 1x1 ones too
+// ("MKLDNN is faster than THNN when multi-threaded").
+bool runs_on_onednn(const model::Layer& l, const CallContext& call) {
+  if (call.optimized) return true;
+  const bool one_by_one = l.kernel_h == 1 && l.kernel_w == 1;
+  const double inputs = l.input_shapes.empty()
+                            ? 0.0
+                            : static_cast<double>(model::element_count(l.input_shapes.front()));
+  return (l.stride > 1 || call.batch >= 16 || !one_by_one || call.threads > 1) &&
+         (l.groups > 1 || (l.kernel_h > 3 && l.kernel_w > 3) || call.batch > 1 ||
+          inputs * call.batch > 20480);
+}
+
+// The rate at x on the line through (x0, y0) and (x1, y1) in log rate over log x, held at
+// y0 below x0 and at y1 above x1.
+double log_interpolated(double x, double x0, double y0, double x1, double y1) {
+  const double f = std::clamp(std::log(x / x0) / std::log(x1 / x0), 0.0, 1.0);
+  return std::exp(std::log(y0) + f * (std::log(y1) - std::log(y0)));
+}
+
+// Grouped convolutions: between depthwise (K = 9) and dense (K = 576) by reduction depth K.
 double grouped_rate(const model::Layer& l, const Rates& r) {
   const double groups = static_cast<double>(std::max<std::int64_t>(l.groups, 1));
   const double reduction = static_cast<double>(std::max<std::int64_t>(l.in_channels, 1)) / groups *
                            static_cast<double>(std::max<std::int64_t>(l.kernel_h, 1)) *
                            static_cast<double>(std::max<std::int64_t>(l.kernel_w, 1));
-  const double f = std::clamp(
-      std::log(reduction / kDepthwiseReduction) / std::log(kDenseReduction / kDepthwiseReduction),
-      0.0, 1.0);
-  return std::exp(std::log(r.depthwise) + f * (std::log(r.conv) - std::log(r.depthwise)));
+  return log_interpolated(reduction, kDepthwiseReduction, r.depthwise, kDenseReduction, r.conv);
+}
+
+// Batch-1 rate of a fully connected layer: the linear kernel's up to its 8 MB of weights, the
+// streamed kernel's from its 128 MiB on, and between the two by weight count (how much of a
+// layer stays cached between calls falls with its size; the two kernels bracket the
+// last-level caches of the devices fleetml targets). Without the streamed kernel, the linear
+// kernel's at any size.
+double linear_rate(const model::Layer& l, const Rates& r) {
+  if (r.linear_stream <= 0) return r.linear;
+  return log_interpolated(static_cast<double>(std::max<std::int64_t>(l.macs, 1)),
+                          static_cast<double>(k::kLinearMacs), r.linear,
+                          static_cast<double>(k::kLinearStreamMacs), r.linear_stream);
 }
 
 // Input elements each pool output reads, summed over outputs (batch 1).
@@ -76,8 +122,9 @@ double pool_window_elements(const model::Layer& l) {
 }
 
 // Adds one operator call's costs to `t`.
-void add_call(RooflineTerms& t, const model::Layer& l, const Rates& r, double b,
+void add_call(RooflineTerms& t, const model::Layer& l, const Rates& r, const CallContext& call,
               const RooflineOptions& options) {
+  const double b = call.batch;
   const Kind kind = kind_of(l);
   ++t.ops;
   t[Term::kOpOverhead] += r.overhead_s * 1e3;
@@ -121,9 +168,14 @@ void add_call(RooflineTerms& t, const model::Layer& l, const Rates& r, double b,
         static_cast<double>(std::max<std::int64_t>(model::element_count(l.output_shape), 1));
     t[Term::kSmallLayer] +=
         2.0 * (static_cast<double>(l.macs) / outputs) * options.parallel_half_outputs / rate * 1e3;
-    t[Term::kLayerOverhead] += options.layer_overhead_ops * r.overhead_s * 1e3;
+    // A convolution on oneDNN costs what the calibration's tiny one did beyond its dispatch
+    // (counted in kOpOverhead); elsewhere, or without that kernel, the a priori price.
+    t[Term::kLayerOverhead] += (r.conv_call_s > 0 && model::is_conv(kind) && runs_on_onednn(l, call)
+                                    ? std::max(r.conv_call_s - r.overhead_s, 0.0)
+                                    : options.layer_overhead_ops * r.overhead_s) *
+                               1e3;
   } else if (kind == Kind::kLinear) {
-    compute_s = std::max(flops / r.linear, flops * b / r.gemm);
+    compute_s = std::max(flops / linear_rate(l, r), flops * b / r.gemm);
   } else if (l.op == op::kPool && r.pool > 0) {
     compute_s = pool_window_elements(l) * b / r.pool;
     term = Term::kPool;
@@ -174,12 +226,12 @@ RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Capabil
   check_batch("roofline", batch);
   const v1::Calibration& c = capability.calibration();
   const Rates r = rates_of(c);
-  const double b = batch;
+  const CallContext call{static_cast<double>(batch), static_cast<int>(c.threads()), c.optimized()};
   RooflineTerms t;
   if (c.optimized() && model::has_optimized_graph(model, capability.device().arch())) {
     t.exact_graph = true;
-    model::for_each_optimized_call(model,
-                                   [&](const model::Layer& l) { add_call(t, l, r, b, options); });
+    model::for_each_optimized_call(
+        model, [&](const model::Layer& l) { add_call(t, l, r, call, options); });
   } else {
     bool after_conv = false;  // the previous costed layer was a conv (or a BN folded into one)
     for (const model::Layer& l : model.layers) {
@@ -189,7 +241,7 @@ RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Capabil
         continue;
       }
       after_conv = model::is_conv(kind_of(l));
-      add_call(t, l, r, b, options);
+      add_call(t, l, r, call, options);
     }
   }
   t[Term::kCallOverhead] = options.call_overhead_ops * r.overhead_s * 1e3;

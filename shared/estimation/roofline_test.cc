@@ -99,6 +99,62 @@ TEST(Roofline, GroupedConvRateIsInterpolatedByReductionDepth) {
               1e-9);
 }
 
+TEST(Roofline, ConvolutionsOnOneDnnCostTheCalibratedCall) {
+  // conv_call_us 40 us: a oneDNN convolution's setup costs 40 - 10 (its dispatch, counted in
+  // kOpOverhead) = 0.03 ms; elsewhere one more op, 0.01 ms.
+  const auto layer_overhead = [](const model::Layer& l, int threads, bool optimized, int batch) {
+    v1::Capability cap = device(1.0, threads, optimized);
+    cap.mutable_calibration()->set_conv_call_us(40);
+    return roofline_terms(finish("one", {l}), cap, batch)[Term::kLayerOverhead];
+  };
+  // 1x1 32 -> 32 on 28 x 28: 25,088 inputs, above LibTorch's 20,480 for native kernels.
+  const model::Layer pointwise = conv(32, 32, 1, 28);
+  EXPECT_NEAR(layer_overhead(pointwise, 1, true, 1), 0.03, 1e-12);    // optimized: prepacked
+  EXPECT_NEAR(layer_overhead(pointwise, 1, false, 1), 0.01, 1e-12);   // plain, 1 thread: ATen
+  EXPECT_NEAR(layer_overhead(pointwise, 2, false, 1), 0.03, 1e-12);   // plain, 2 threads
+  EXPECT_NEAR(layer_overhead(pointwise, 1, false, 16), 0.03, 1e-12);  // plain, batch 16
+  // The same on 14 x 14 (6,272 inputs) stays on ATen at any thread count...
+  EXPECT_NEAR(layer_overhead(conv(32, 32, 1, 14), 2, false, 1), 0.01, 1e-12);
+  // ...but not at batch 4, nor strided at 1 thread, nor depthwise, nor 5x5.
+  EXPECT_NEAR(layer_overhead(conv(32, 32, 1, 14), 2, false, 4), 0.03, 1e-12);
+  model::Layer strided = conv(32, 32, 1, 28);
+  strided.stride = 2;
+  EXPECT_NEAR(layer_overhead(strided, 1, false, 1), 0.03, 1e-12);
+  EXPECT_NEAR(layer_overhead(conv(16, 16, 3, 8, 16), 1, false, 1), 0.03, 1e-12);
+  EXPECT_NEAR(layer_overhead(conv(4, 4, 5, 8), 1, false, 1), 0.03, 1e-12);
+  EXPECT_NEAR(layer_overhead(conv(4, 4, 3, 8), 1, false, 1), 0.01, 1e-12);
+  // A calibration without the kernel (older vehicles): one more op everywhere.
+  EXPECT_NEAR(roofline_terms(finish("one", {pointwise}), device(), 1)[Term::kLayerOverhead], 0.01,
+              1e-12);
+  // Linear layers are not convolutions: no setup term either way.
+  v1::Capability cap = device();
+  cap.mutable_calibration()->set_conv_call_us(40);
+  EXPECT_DOUBLE_EQ(roofline_terms(finish("fc", {linear(64, 10)}), cap, 1)[Term::kLayerOverhead], 0);
+}
+
+TEST(Roofline, LargeLinearLayersStreamAtTheStreamedKernelRate) {
+  // linear 5 GFLOPS with its 2048 x 1000 weights, streamed 0.5 GFLOPS with 8192 x 4096: a
+  // layer of either size runs at that kernel's rate, smaller and larger ones too, and one
+  // halfway in log weights (sqrt(2.048 M x 33.55 M) = 8.29 M) at sqrt(5 x 0.5) GFLOPS.
+  v1::Capability cap = device();
+  cap.mutable_calibration()->set_linear_stream_gflops(0.5);
+  const auto linear_ms = [&](std::int64_t in, std::int64_t out) {
+    return roofline_terms(finish("fc", {linear(in, out)}), cap, 1)[Term::kLinear];
+  };
+  EXPECT_NEAR(linear_ms(2048, 1000), 2.0 * 2048 * 1000 / 5e9 * 1e3, 1e-12);
+  EXPECT_NEAR(linear_ms(512, 100), 2.0 * 512 * 100 / 5e9 * 1e3, 1e-12);
+  EXPECT_NEAR(linear_ms(8192, 4096), 2.0 * 8192 * 4096 / 0.5e9 * 1e3, 1e-9);
+  EXPECT_NEAR(linear_ms(25088, 4096), 2.0 * 25088 * 4096 / 0.5e9 * 1e3, 1e-9);
+  const double mid_rate = std::sqrt(5e9 * 0.5e9);
+  model::Layer halfway = linear(4096, 2024);
+  halfway.macs = std::llround(std::sqrt(2048.0 * 1000 * 8192 * 4096));
+  EXPECT_NEAR(roofline_terms(finish("fc", {halfway}), cap, 1)[Term::kLinear],
+              2.0 * static_cast<double>(halfway.macs) / mid_rate * 1e3, 1e-6);
+  // Without the streamed kernel: the linear kernel's rate at any size.
+  EXPECT_NEAR(roofline_terms(finish("fc", {linear(8192, 4096)}), device(), 1)[Term::kLinear],
+              2.0 * 8192 * 4096 / 5e9 * 1e3, 1e-9);
+}
+
 TEST(Roofline, MemoryBoundLayersStreamAtTheCalibratedBandwidth) {
   // BN over 64 x 56 x 56 floats: 1,605,632 bytes / 10 GB/s = 0.1605632 ms.
   const RooflineTerms t =

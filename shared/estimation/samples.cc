@@ -19,13 +19,15 @@ const char* const kMeasurementHeader =
     "nominal_gflops,gpu_name,gpu_memory_gb,gpu_cores,gpu_clock_ghz,runtime,profile,"
     "gemm_gflops,conv_gflops,pointwise_conv_gflops,depthwise_conv_gflops,linear_gflops,"
     "memory_bandwidth_gbps,op_overhead_us,p50_ms,p95_ms,mean_ms,min_ms,peak_rss_mb,repeats,"
-    "load1,foreign_cores,source,l2_cache_bytes,last_level_cache_bytes,pool_gops";
+    "load1,foreign_cores,source,l2_cache_bytes,last_level_cache_bytes,pool_gops,conv_call_us,"
+    "linear_stream_gflops";
 
 namespace {
 // Columns added after the first measurement sets were written: a set without them reads as
 // "unknown" (0).
 constexpr std::string_view kOptionalColumns[] = {"l2_cache_bytes", "last_level_cache_bytes",
-                                                 "pool_gops"};
+                                                 "pool_gops", "conv_call_us",
+                                                 "linear_stream_gflops"};
 }  // namespace
 
 namespace {
@@ -162,6 +164,10 @@ Sample parse_row(const Row& r) {
   c.set_memory_bandwidth_gbps(r.positive("memory_bandwidth_gbps"));
   c.set_op_overhead_us(r.positive("op_overhead_us"));
   if (r.has("pool_gops")) c.set_pool_gops(r.non_negative("pool_gops"));
+  if (r.has("conv_call_us")) c.set_conv_call_us(r.non_negative("conv_call_us"));
+  if (r.has("linear_stream_gflops")) {
+    c.set_linear_stream_gflops(r.non_negative("linear_stream_gflops"));
+  }
   c.set_source(r.text("source"));
 
   s.p50_ms = r.positive("p50_ms");
@@ -259,7 +265,9 @@ void write_measurements_csv(std::ostream& out, std::span<const Sample> samples) 
                                              s.source,
                                              std::to_string(d.l2_cache_bytes()),
                                              std::to_string(d.last_level_cache_bytes()),
-                                             number(c.pool_gops())};
+                                             number(c.pool_gops()),
+                                             number(c.conv_call_us()),
+                                             number(c.linear_stream_gflops())};
     for (std::size_t i = 0; i < fields.size(); ++i) {
       out << (i ? "," : "") << csv_field(fields[i]);
     }

@@ -40,14 +40,14 @@ struct Sample {
 //   nominal_gflops,gpu_name,gpu_memory_gb,gpu_cores,gpu_clock_ghz,runtime,profile,
 //   gemm_gflops,conv_gflops,pointwise_conv_gflops,depthwise_conv_gflops,linear_gflops,
 //   memory_bandwidth_gbps,op_overhead_us,p50_ms,p95_ms,mean_ms,min_ms,peak_rss_mb,repeats,
-//   load1,foreign_cores,source,l2_cache_bytes,last_level_cache_bytes,pool_gops
+//   load1,foreign_cores,source,l2_cache_bytes,last_level_cache_bytes,pool_gops,conv_call_us,
+//   linear_stream_gflops
 // (input_shape as "1x3x224x224", optimized as true/false, fields with commas or quotes
 // double-quoted). threads and optimized fill both v1::Device and v1::Calibration.
 extern const char* const kMeasurementHeader;
 
 // Parses a measurement set; columns may come in any order but all of the header's must be
-// there, except l2_cache_bytes, last_level_cache_bytes and pool_gops (added later; missing = 0,
-// unknown).
+// there, except the columns from l2_cache_bytes on (added later; missing = 0, unknown).
 // Throws fleetml::Error "<what>:<line>: <reason>" on a missing column, a short row, a malformed
 // number, or a non-positive batch, threads or latency.
 std::vector<Sample> parse_measurements_csv(std::string_view text, const std::string& what);

@@ -67,16 +67,22 @@ TEST(Samples, ASetWithoutTheLaterColumnsReadsAsUnknown) {
   std::ostringstream out;
   Sample s = sample("cnn0", 1);
   s.capability.mutable_calibration()->set_pool_gops(2.5);
+  s.capability.mutable_calibration()->set_conv_call_us(12.5);
+  s.capability.mutable_calibration()->set_linear_stream_gflops(1.5);
   write_measurements_csv(out, std::vector<Sample>{s});
   const std::vector<Sample> same = parse_measurements_csv(out.str(), "new.csv");
   ASSERT_EQ(same.size(), 1u);
   EXPECT_DOUBLE_EQ(same[0].capability.calibration().pool_gops(), 2.5);
+  EXPECT_DOUBLE_EQ(same[0].capability.calibration().conv_call_us(), 12.5);
+  EXPECT_DOUBLE_EQ(same[0].capability.calibration().linear_stream_gflops(), 1.5);
 
-  // Cache sizes and the pool rate were added after the first sets were measured.
+  // Cache sizes, the pool rate, the convolution call and the streamed linear layer were added
+  // after the first sets were measured.
   std::string text = out.str();
-  const std::string tail = ",l2_cache_bytes,last_level_cache_bytes,pool_gops\n";
+  const std::string tail =
+      ",l2_cache_bytes,last_level_cache_bytes,pool_gops,conv_call_us,linear_stream_gflops\n";
   const std::string row_tail =
-      "," + std::to_string(512 << 10) + "," + std::to_string(2 << 20) + ",2.5";
+      "," + std::to_string(512 << 10) + "," + std::to_string(2 << 20) + ",2.5,12.5,1.5";
   ASSERT_NE(text.find(tail), std::string::npos);
   ASSERT_NE(text.find(row_tail), std::string::npos);
   text.replace(text.find(tail), tail.size(), "\n");
@@ -86,13 +92,18 @@ TEST(Samples, ASetWithoutTheLaterColumnsReadsAsUnknown) {
   EXPECT_EQ(back[0].capability.device().l2_cache_bytes(), 0u);
   EXPECT_EQ(back[0].capability.device().last_level_cache_bytes(), 0u);
   EXPECT_DOUBLE_EQ(back[0].capability.calibration().pool_gops(), 0);
+  EXPECT_DOUBLE_EQ(back[0].capability.calibration().conv_call_us(), 0);
+  EXPECT_DOUBLE_EQ(back[0].capability.calibration().linear_stream_gflops(), 0);
   EXPECT_DOUBLE_EQ(back[0].p50_ms, 12.5);
 
   std::string negative = out.str();
-  negative.replace(negative.find(row_tail), row_tail.size(), ",-1,2097152,2.5");
+  negative.replace(negative.find(row_tail), row_tail.size(), ",-1,2097152,2.5,12.5,1.5");
   EXPECT_THROW(parse_measurements_csv(negative, "m.csv"), Error);
   negative = out.str();
-  negative.replace(negative.find(row_tail), row_tail.size(), ",524288,2097152,-2.5");
+  negative.replace(negative.find(row_tail), row_tail.size(), ",524288,2097152,-2.5,12.5,1.5");
+  EXPECT_THROW(parse_measurements_csv(negative, "m.csv"), Error);
+  negative = out.str();
+  negative.replace(negative.find(row_tail), row_tail.size(), ",524288,2097152,2.5,-12.5,1.5");
   EXPECT_THROW(parse_measurements_csv(negative, "m.csv"), Error);
 }
 

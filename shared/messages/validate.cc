@@ -181,6 +181,8 @@ void check_calibration(Checker& c, const v1::Calibration& k) {
   c.real("memory_bandwidth_gbps", k.memory_bandwidth_gbps(), 0, limits::kMaxGflops);
   c.real("op_overhead_us", k.op_overhead_us(), 0, limits::kMaxOpOverheadUs);
   c.real("pool_gops", k.pool_gops(), 0, limits::kMaxGflops);
+  c.real("conv_call_us", k.conv_call_us(), 0, limits::kMaxOpOverheadUs);
+  c.real("linear_stream_gflops", k.linear_stream_gflops(), 0, limits::kMaxGflops);
   c.real("duration_s", k.duration_s(), 0, limits::kMaxCalibrationDurationS);
   c.timestamp("measured_unix_ms", k.measured_unix_ms());
   c.text("source", k.source(), limits::kMaxNameBytes);

@@ -294,13 +294,16 @@ v1::Calibration measure(const RuntimeConfig& config, const Clock& clock) {
                                    kernels::kDepthwiseChannels, 3, kernels::kDepthwiseSize,
                                    kernels::kDepthwiseChannels, kernels::kDepthwiseMacs));
 
-  c.set_linear_gflops(gflops(
-      kernels::kLinearMacs,
-      time_kernel(make_module("Linear",
-                              {{"w", filled({kernels::kLinearOut, kernels::kLinearIn})},
-                               {"b", filled({kernels::kLinearOut})}},
-                              "def forward(self, x):\n  return torch.linear(x, self.w, self.b)\n"),
-                  config, {filled({1, kernels::kLinearIn})})));
+  const auto linear = [&](const char* name, std::int64_t in, std::int64_t out) {
+    return gflops(in * out,
+                  time_kernel(make_module(name, {{"w", filled({out, in})}, {"b", filled({out})}},
+                                          "def forward(self, x):\n"
+                                          "  return torch.linear(x, self.w, self.b)\n"),
+                              config, {filled({1, in})}));
+  };
+  c.set_linear_gflops(linear("Linear", kernels::kLinearIn, kernels::kLinearOut));
+  c.set_linear_stream_gflops(
+      linear("LinearStream", kernels::kLinearStreamIn, kernels::kLinearStreamOut));
 
   // Into a preallocated output: the allocator's page faults are not memory bandwidth.
   const double add_s =
@@ -320,6 +323,21 @@ v1::Calibration measure(const RuntimeConfig& config, const Clock& clock) {
   const double chain_s =
       time_kernel(make_module("Overhead", {}, chain), config, {filled({1}), filled({1})});
   c.set_op_overhead_us(chain_s / kChain * 1e6);
+
+  std::string conv_chain = "def forward(self, x):\n";
+  for (int i = 0; i < kernels::kConvCallChain; ++i) {
+    conv_chain += "  x = torch.conv2d(x, self.w, self.b, [1, 1], [1, 1], [1, 1], " +
+                  std::to_string(kernels::kConvCallChannels) + ")\n";
+  }
+  conv_chain += "  return x\n";
+  const double conv_chain_s = time_kernel(
+      make_module("ConvCall",
+                  {{"w", filled({kernels::kConvCallChannels, 1, 3, 3})},
+                   {"b", filled({kernels::kConvCallChannels})}},
+                  conv_chain),
+      config,
+      {filled({1, kernels::kConvCallChannels, kernels::kConvCallSize, kernels::kConvCallSize})});
+  c.set_conv_call_us(conv_chain_s / kernels::kConvCallChain * 1e6);
 
   // Unprepared in both modes: optimize_for_inference would move this pool to oneDNN, which
   // it does for some pools of a model but not others (ceil_mode, average pools with padding

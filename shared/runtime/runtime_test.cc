@@ -147,9 +147,13 @@ TEST_F(RuntimeTest, CalibrationRatesArePositiveAndFinite) {
     const v1::Calibration c = calibrate({1, optimized}, clock);
     for (double rate :
          {c.gemm_gflops(), c.conv_gflops(), c.pointwise_conv_gflops(), c.depthwise_conv_gflops(),
-          c.linear_gflops(), c.memory_bandwidth_gbps(), c.op_overhead_us(), c.duration_s()}) {
+          c.linear_gflops(), c.memory_bandwidth_gbps(), c.op_overhead_us(), c.pool_gops(),
+          c.conv_call_us(), c.linear_stream_gflops(), c.duration_s()}) {
       EXPECT_TRUE(std::isfinite(rate) && rate > 0) << rate << "\n" << c.DebugString();
     }
+    // A convolution call (oneDNN primitive, output allocation) costs more than dispatching
+    // a 1-element add.
+    EXPECT_GT(c.conv_call_us(), c.op_overhead_us()) << c.DebugString();
     EXPECT_EQ(c.threads(), 1u);
     EXPECT_EQ(c.optimized(), optimized);
     EXPECT_EQ(c.source(), "measured");

@@ -59,6 +59,18 @@ std::pair<double, double> reduction_and_channels(const model::Layer& l, Kind k) 
   return {std::max(macs / output_elements(l), 1.0), n};
 }
 
+// The linear calibration kernels as layers.
+model::Layer linear_layer(std::int64_t in, std::int64_t out) {
+  model::Layer l;
+  l.op = std::string(op::kLinear);
+  l.input_shapes = {{1, in}};
+  l.output_shape = {1, out};
+  l.macs = in * out;
+  l.param_bytes = (in * out + out) * 4;
+  l.bytes_moved = (in + out) * 4 + l.param_bytes;
+  return l;
+}
+
 // One calibration kernel as a layer, so the truth times it exactly like a model's layer.
 model::Layer conv_layer(std::string_view kind, std::int64_t in, std::int64_t out, std::int64_t k,
                         std::int64_t size, std::int64_t groups, std::int64_t macs) {
@@ -196,14 +208,6 @@ v1::Calibration SimulatedDevice::calibration(Rng& rng) const {
   gemm.macs = k::kGemmMacs;
   gemm.bytes_moved = (k::kGemmM * k::kGemmK + k::kGemmK * k::kGemmN + k::kGemmM * k::kGemmN) * 4;
 
-  model::Layer linear;
-  linear.op = std::string(op::kLinear);
-  linear.input_shapes = {{1, k::kLinearIn}};
-  linear.output_shape = {1, k::kLinearOut};
-  linear.macs = k::kLinearMacs;
-  linear.param_bytes = (k::kLinearIn * k::kLinearOut + k::kLinearOut) * 4;
-  linear.bytes_moved = (k::kLinearIn + k::kLinearOut) * 4 + linear.param_bytes;
-
   model::Layer add;
   add.op = std::string(op::kElementwise);
   add.input_shapes = {{k::kBandwidthElements}, {k::kBandwidthElements}};
@@ -235,10 +239,15 @@ v1::Calibration SimulatedDevice::calibration(Rng& rng) const {
   c.set_depthwise_conv_gflops(
       gflops(conv_layer(op::kDepthwiseConv, k::kDepthwiseChannels, k::kDepthwiseChannels, 3,
                         k::kDepthwiseSize, k::kDepthwiseChannels, k::kDepthwiseMacs)));
-  c.set_linear_gflops(gflops(linear));
+  c.set_linear_gflops(gflops(linear_layer(k::kLinearIn, k::kLinearOut)));
+  c.set_linear_stream_gflops(gflops(linear_layer(k::kLinearStreamIn, k::kLinearStreamOut)));
   c.set_memory_bandwidth_gbps(static_cast<double>(add.bytes_moved) / measure(add) / 1e9);
   c.set_op_overhead_us(measure(tiny) * 1e6);
   c.set_pool_gops(static_cast<double>(k::kPoolWindowElements) / measure(pool) / 1e9);
+  c.set_conv_call_us(
+      measure(conv_layer(op::kDepthwiseConv, k::kConvCallChannels, k::kConvCallChannels, 3,
+                         k::kConvCallSize, k::kConvCallChannels, k::kConvCallMacs)) *
+      1e6);
   c.set_duration_s(busy_s + 2.0);  // plus warm-up and set-up
   c.set_source("simulated:" + profile_.name);
   return c;

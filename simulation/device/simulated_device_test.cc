@@ -179,6 +179,9 @@ TEST(SimulatedDevice, CalibrationIsTheTruthOnTheCalibrationKernels) {
     EXPECT_GT(c.conv_gflops(), c.linear_gflops()) << name;  // matrix-vector is bandwidth-bound
     EXPECT_GT(c.memory_bandwidth_gbps(), 0);
     EXPECT_GT(c.op_overhead_us(), 0);
+    // A convolution call costs at least its dispatch.
+    EXPECT_GT(c.conv_call_us(), c.op_overhead_us()) << name;
+    EXPECT_GT(c.linear_stream_gflops(), 0) << name;
     EXPECT_GT(c.duration_s(), 2);
     // No kernel beats the compute unit's peak.
     const double peak = d.profile().truth.peak_gflops;
