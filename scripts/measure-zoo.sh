@@ -3,7 +3,7 @@
 # `fleetctl eval-estimators` read (columns: shared/estimation/samples.h).
 #
 #   bash scripts/measure-zoo.sh [--out data/measurements/NAME.csv] [--threads "1 2"]
-#        [--batches "1 4"] [--modes "optimized plain"] [--only id,id,...]
+#        [--batches "1 4"] [--modes "optimized plain"] [--only id,id,...] [--rounds N]
 #
 # For every runtime configuration (mode x threads) it runs `fleet-vehicle calibrate --json`,
 # then `fleet-vehicle benchmark --json` for every zoo model and batch, and writes one row per
@@ -17,6 +17,12 @@
 # user+system time) and repeats a run whose foreign load exceeded QUIET_CORES on average, up
 # to 3 times, keeping the quietest. Each row records the 1-minute load average before the run
 # and that foreign load (`foreign_cores`).
+#
+# With --rounds N (default 1) the whole pass (calibrations included) runs N times, one after
+# the other, each with 1/N of the timed calls (at least 10), into NAME.rounds/round-K.csv; then
+# scripts/combine_rounds.py writes NAME.csv, each row the median of its rounds (calibration
+# rates: the median per kernel over the configuration's rounds). A slow phase of a shared
+# machine lasting minutes then moves one round of a row, not the row.
 #
 # Resumable: rows already in the output file are kept and skipped. A model whose batch-1
 # p50 exceeds SLOW_MS in a configuration is not measured at larger batches there (said on
@@ -34,17 +40,31 @@ THREADS="1 2"
 BATCHES="1 4"
 MODES="optimized plain"
 ONLY=""
+ROUNDS=1
+PASS=()  # the options each round is run with
 while (($#)); do
   case $1 in
     --out) OUT=$2; shift 2 ;;
-    --threads) THREADS=$2; shift 2 ;;
-    --batches) BATCHES=$2; shift 2 ;;
-    --modes) MODES=$2; shift 2 ;;
-    --only) ONLY=$2; shift 2 ;;
-    -h | --help) sed -n '2,30p' "$0"; exit 0 ;;
+    --threads) THREADS=$2; PASS+=("$1" "$2"); shift 2 ;;
+    --batches) BATCHES=$2; PASS+=("$1" "$2"); shift 2 ;;
+    --modes) MODES=$2; PASS+=("$1" "$2"); shift 2 ;;
+    --only) ONLY=$2; PASS+=("$1" "$2"); shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    -h | --help) sed -n '2,36p' "$0"; exit 0 ;;
     *) echo "measure-zoo: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "measure-zoo: --rounds must be >= 1" >&2; exit 2; }
+if ((ROUNDS > 1)); then
+  rounds_dir=${OUT%.csv}.rounds
+  for ((round = 1; round <= ROUNDS; ++round)); do
+    echo "measure-zoo: round $round of $ROUNDS into $rounds_dir/round-$round.csv" >&2
+    CALLS_DIVISOR=$ROUNDS bash "$0" --out "$rounds_dir/round-$round.csv" "${PASS[@]}"
+  done
+  /usr/bin/python3 scripts/combine_rounds.py --out "$OUT" "$rounds_dir"/round-*.csv
+  exit 0
+fi
+CALLS_DIVISOR=${CALLS_DIVISOR:-1}
 
 ZOO_DIR=${FLEETML_ZOO_DIR:-$HOME/.cache/fleetml/zoo}
 VEHICLE=${FLEETML_BUILD_DIR:-build}/bin/fleet-vehicle
@@ -132,7 +152,7 @@ run_quiet() {
   echo "$best_load $best"
 }
 
-HEADER=model_id,input_shape,batch,threads,optimized,arch,cpu_model,cores,clock_ghz,ram_gb,nominal_gflops,gpu_name,gpu_memory_gb,gpu_cores,gpu_clock_ghz,runtime,profile,gemm_gflops,conv_gflops,pointwise_conv_gflops,depthwise_conv_gflops,linear_gflops,memory_bandwidth_gbps,op_overhead_us,p50_ms,p95_ms,mean_ms,min_ms,peak_rss_mb,repeats,load1,foreign_cores,source,l2_cache_bytes,last_level_cache_bytes,pool_gops
+HEADER=model_id,input_shape,batch,threads,optimized,arch,cpu_model,cores,clock_ghz,ram_gb,nominal_gflops,gpu_name,gpu_memory_gb,gpu_cores,gpu_clock_ghz,runtime,profile,gemm_gflops,conv_gflops,pointwise_conv_gflops,depthwise_conv_gflops,linear_gflops,memory_bandwidth_gbps,op_overhead_us,p50_ms,p95_ms,mean_ms,min_ms,peak_rss_mb,repeats,load1,foreign_cores,source,l2_cache_bytes,last_level_cache_bytes,pool_gops,conv_call_us,linear_stream_gflops
 [[ -s $OUT ]] || echo "$HEADER" >"$OUT"
 [[ $(head -1 "$OUT") == "$HEADER" ]] || { echo "measure-zoo: $OUT has other columns" >&2; exit 1; }
 
@@ -166,10 +186,11 @@ for mode in $MODES; do
           slow_skipped=$((slow_skipped + 1))
           continue
         fi
-        # About 10 s of timed calls, at least 20 and at most 200 (guessing 100 GFLOPS a thread).
-        repeats=$(awk -v m="$macs" -v b="$batch" -v t="$threads" 'BEGIN {
+        # About 10 s of timed calls, at least 20 and at most 200 (guessing 100 GFLOPS a thread),
+        # shared between the rounds (at least 10 a round).
+        repeats=$(awk -v m="$macs" -v b="$batch" -v t="$threads" -v d="$CALLS_DIVISOR" 'BEGIN {
           ms = 2 * m * b / (100e9 * t) * 1e3 + 0.05; r = int(10000 / ms);
-          print r < 20 ? 20 : (r > 200 ? 200 : r)}')
+          r = int((r < 20 ? 20 : (r > 200 ? 200 : r)) / d); print r < 10 ? 10 : r}')
         bench=$TMP/bench.json
         read -r load1 foreign < <(run_quiet "$bench" "$VEHICLE" benchmark --model "$ZOO_DIR/$id.pt" \
           --input "$shape" --batch "$batch" --threads "$threads" "${mode_flag[@]}" \
@@ -190,7 +211,8 @@ csv.writer(sys.stdout, lineterminator="\n").writerow([
                                "memory_bandwidth_gbps", "op_overhead_us")),
     *(f'{b[k]:.4f}' for k in ("p50_ms", "p95_ms", "mean_ms", "min_ms")),
     f'{b["peak_rss_mb"]:.1f}', b["repeats"], load1, foreign, c["source"],
-    d.get("l2_cache_bytes", 0), d.get("last_level_cache_bytes", 0), f'{c.get("pool_gops", 0):.4g}'])
+    d.get("l2_cache_bytes", 0), d.get("last_level_cache_bytes", 0), f'{c.get("pool_gops", 0):.4g}',
+    f'{c.get("conv_call_us", 0):.4g}', f'{c.get("linear_stream_gflops", 0):.4g}'])
 EOF
         measured=$((measured + 1))
         p50=$(tail -1 "$OUT" | cut -d, -f25)
