@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "shared/common/error.h"
+#include "shared/estimation/stats.h"
 
 namespace fleetml::estimation {
 namespace {
@@ -125,7 +126,7 @@ DeviceCorrections corrections_of(const Vec& theta) {
 double corrected_ms(const RooflineTerms& terms, const DeviceCorrections& corrections) {
   double ms = 0;
   for (std::size_t k = 0; k < N; ++k) ms += corrections.factors[k] * terms.ms[k];
-  return ms;
+  return ms * std::exp(corrections.point_log_shift);
 }
 
 nlohmann::json to_json(const DeviceCorrections& c) {
@@ -141,7 +142,8 @@ nlohmann::json to_json(const DeviceCorrections& c) {
           {"bound_jitter_ms", c.bound.jitter_ms},
           {"bound_exposure_ms", c.bound.exposure_ms},
           {"residuals", c.residuals},
-          {"point_rms", c.point_rms}};
+          {"point_rms", c.point_rms},
+          {"point_log_shift", c.point_log_shift}};
 }
 
 DeviceCorrections corrections_from_json(const nlohmann::json& j) {
@@ -176,6 +178,8 @@ DeviceCorrections corrections_from_json(const nlohmann::json& j) {
   c.bound.exposure_ms = j.contains("bound_exposure_ms") ? number(j, "bound_exposure_ms") : 0.0;
   c.residuals = static_cast<int>(number(j, "residuals"));
   c.point_rms = number(j, "point_rms");
+  // Corrections saved before the shift existed keep a median-unbiased point.
+  c.point_log_shift = j.contains("point_log_shift") ? number(j, "point_log_shift") : 0.0;
   if (c.samples < 0 || c.models < 0 || c.residuals < 0 || c.bound.log_margin < 0 ||
       c.bound.jitter_ms < 0 || c.bound.exposure_ms < 0 || c.point_rms < 0) {
     throw Error("device corrections: negative count or residual");
@@ -209,8 +213,8 @@ DeviceCorrections fit_corrections(std::span<const Sample> samples,
   c.bound.log_margin = bound_log_margin({}, options.roofline);
   if (models.size() < 2) return c;  // nothing to hold out
 
-  double point_ss = 0;
   std::vector<HeldOutPrediction> predictions;
+  std::vector<double> point_errors;  // log(p50 / point)
   for (const std::string& held_out : models) {
     std::vector<const Row*> training;
     for (const Row* r : all) {
@@ -221,12 +225,15 @@ DeviceCorrections fit_corrections(std::span<const Sample> samples,
       if (*r->model != held_out) continue;
       const double point = predict(r->terms, theta);
       predictions.push_back({*r->model, point, std::exp(r->log_p95)});
-      const double point_error = r->log_p50 - std::log(point);
-      point_ss += point_error * point_error;
-      ++c.residuals;
+      point_errors.push_back(r->log_p50 - std::log(point));
     }
   }
+  c.residuals = static_cast<int>(predictions.size());
+  c.point_log_shift = quantile(point_errors, options.point_quantile);
+  double point_ss = 0;
+  for (double e : point_errors) point_ss += (e - c.point_log_shift) * (e - c.point_log_shift);
   c.point_rms = std::sqrt(point_ss / c.residuals);
+  for (HeldOutPrediction& p : predictions) p.point_ms *= std::exp(c.point_log_shift);
   c.bound = fit_bound(predictions, options.roofline);
   return c;
 }

@@ -82,10 +82,10 @@ TEST(Adaptation, BoundNarrowsWithGoodResidualsAndWidensWithBadOnes) {
   const Estimate adapted = RooflineEstimator(table).estimate({m, cap});
   const Estimate prior_only = RooflineEstimator().estimate({m, cap});
   EXPECT_LT(adapted.bound_ms / adapted.point_ms, prior_only.bound_ms / prior_only.point_ms);
-  auto noisy_table = std::make_shared<CorrectionTable>();
-  noisy_table->put(noisy);
-  const Estimate scattered = RooflineEstimator(noisy_table).estimate({m, cap});
-  EXPECT_GT(scattered.bound_ms / scattered.point_ms, prior_only.bound_ms / prior_only.point_ms);
+  // Scattered residuals: the bound is further above a median-unbiased point than the prior's
+  // (part of the way is the point's own shift to its 0.75 quantile).
+  EXPECT_GT(noisy.point_log_shift + noisy.bound.log_margin, prior);
+  EXPECT_GT(noisy.point_log_shift, clean.point_log_shift);
   EXPECT_NE(adapted.basis.find("adapted to 16 measurements of 8 models"), std::string::npos)
       << adapted.basis;
   // Another device kind is not affected by this one's corrections.
@@ -190,6 +190,7 @@ TEST(Adaptation, CorrectionsRoundTripThroughJson) {
   EXPECT_DOUBLE_EQ(back.bound.exposure_ms, c.bound.exposure_ms);
   EXPECT_EQ(back.residuals, c.residuals);
   EXPECT_DOUBLE_EQ(back.point_rms, c.point_rms);
+  EXPECT_DOUBLE_EQ(back.point_log_shift, c.point_log_shift);
 
   nlohmann::json bad = j;
   bad["factors"]["memory"] = -1;
@@ -208,10 +209,49 @@ TEST(Adaptation, CorrectionsRoundTripThroughJson) {
   older["factors"].erase("pool");
   older.erase("bound_jitter_ms");
   older.erase("bound_exposure_ms");
+  older.erase("point_log_shift");
   const DeviceCorrections restored = corrections_from_json(older);
+  EXPECT_DOUBLE_EQ(restored.point_log_shift, 0);
   EXPECT_DOUBLE_EQ(restored.factor(Term::kPool), 1.0);
   EXPECT_DOUBLE_EQ(restored.factor(Term::kConv), c.factor(Term::kConv));
   EXPECT_DOUBLE_EQ(restored.bound.bound_ms(10), 10 * std::exp(c.bound.log_margin));
+}
+
+TEST(Adaptation, PointIsTheChosenQuantileOfTheHeldOutRatios) {
+  // Residuals of 0.3 log sd: a median-unbiased point (0.5) is under the held-out medians
+  // about as often as over; at 0.75 (the default) about a quarter of the time, and higher by
+  // the difference of the two quantiles.
+  const std::vector<Sample> samples = measure(kTruth, {0, 1, 2, 3, 4, 5, 6, 7}, 0.3);
+  AdaptationOptions median;
+  median.point_quantile = 0.5;
+  const DeviceCorrections unbiased = fit_corrections(samples, median);
+  const DeviceCorrections conservative = fit_corrections(samples);
+  EXPECT_GT(conservative.point_log_shift, unbiased.point_log_shift);
+  EXPECT_EQ(conservative.factors, unbiased.factors);
+  const RooflineTerms t = roofline_terms(cnn(9), device(), 1);
+  EXPECT_NEAR(corrected_ms(t, conservative) / corrected_ms(t, unbiased),
+              std::exp(conservative.point_log_shift - unbiased.point_log_shift), 1e-12);
+
+  // Each model predicted from the others' fit, with the shift `c` adds over the median:
+  // the conservative point is under the measured median less often.
+  const auto under_share = [&](const DeviceCorrections& c) {
+    int under = 0;
+    for (const Sample& s : samples) {
+      std::vector<Sample> others;
+      for (const Sample& o : samples) {
+        if (o.model_id != s.model_id) others.push_back(o);
+      }
+      AdaptationOptions options;
+      options.point_quantile = 0.5;
+      DeviceCorrections held_out = fit_corrections(others, options);
+      held_out.point_log_shift += c.point_log_shift - unbiased.point_log_shift;
+      const RooflineTerms terms = roofline_terms(*s.model, s.capability, s.batch);
+      under += corrected_ms(terms, held_out) < s.p50_ms;
+    }
+    return static_cast<double>(under) / static_cast<double>(samples.size());
+  };
+  EXPECT_LT(under_share(conservative), under_share(unbiased));
+  EXPECT_LE(under_share(conservative), 0.4);
 }
 
 TEST(Adaptation, RejectsMixedDevicesAndMissingProfiles) {

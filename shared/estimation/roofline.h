@@ -48,10 +48,11 @@ struct RooflineOptions {
   // A forward() call (interpreter entry, input and output handling) costs as much as this
   // many operator dispatches of the calibration's op_overhead_us.
   double call_overhead_ops = 50;
-  // A convolution or matmul call costs at least one more dispatch of op_overhead_us than the
-  // calibration's 1-element add (output allocation, weight layout checks, the thread pool's
-  // fork and join). How much more varies widely between runtimes and CPUs, so adaptation's
-  // prior on this term is wide (AdaptationOptions).
+  // A convolution or matmul call the calibration's conv_call_us does not price (not on
+  // oneDNN, or an older calibration) costs at least one more dispatch of op_overhead_us than
+  // the calibration's 1-element add (output allocation, weight layout checks, the thread
+  // pool's fork and join). How much more varies widely between runtimes and CPUs, so
+  // adaptation's prior on this term is wide (AdaptationOptions).
   double layer_overhead_ops = 1;
   // A kernel reaches its calibrated rate only with enough output elements per call to fill
   // every thread's tiles: with P outputs it runs at about P / (P + parallel_half_outputs) of it,
@@ -75,8 +76,10 @@ struct RooflineOptions {
 //    pointwise_conv_gflops (1 x 1), depthwise_conv_gflops, grouped convs at a rate
 //    interpolated in log between depthwise (reduction depth 9) and dense (576, the
 //    calibration kernel's) by their reduction depth, gemm_gflops for weightless matmul;
-//    linear = max(2 x MACs / linear_gflops (weights streamed once per call),
-//    2 x MACs x batch / gemm_gflops);
+//    linear = max(2 x MACs / linear rate (weights streamed once per call),
+//    2 x MACs x batch / gemm_gflops), the linear rate being linear_gflops up to that kernel's
+//    weight count, linear_stream_gflops from the streamed kernel's on (when calibrated) and
+//    log-interpolated by weight count between the two;
 //  - memory: (activation bytes x batch + weight bytes) / memory_bandwidth_gbps (linear layers:
 //    activations only, their weight streaming being what linear_gflops measures);
 //  - pools, when the calibration has pool_gops: window elements (outputs x kernel area) x
@@ -87,9 +90,12 @@ struct RooflineOptions {
 //    data-free ops (flatten, dropout) cost only their dispatch;
 //  - plus op_overhead_us per operator and call_overhead_ops x op_overhead_us per call;
 //  - plus, per convolution and weightless matmul (not per linear layer, whose batch-1 cost is
-//    what linear_gflops measured): layer_overhead_ops x op_overhead_us (kLayerOverhead) and
-//    2 x K x parallel_half_outputs / rate of its kind (kSmallLayer), K = MACs per output
-//    element; neither grows with the batch;
+//    what linear_gflops measured): kLayerOverhead, conv_call_us - op_overhead_us for a
+//    convolution LibTorch runs on oneDNN when the calibration has conv_call_us (every one in
+//    optimized mode; in plain mode ConvParams::use_mkldnn's choice, by geometry, batch and
+//    threads), otherwise layer_overhead_ops x op_overhead_us; and kSmallLayer,
+//    2 x K x parallel_half_outputs / rate of its kind, K = MACs per output element; neither
+//    grows with the batch;
 //  - when c.optimized(): the calls the optimized module really makes when the profile has
 //    its optimized graph recorded on the device's architecture
 //    (model::for_each_optimized_call: oneDNN's layout conversions, unfolded activations and

@@ -115,9 +115,14 @@ TEST(FleetctlEvalEstimators, ScoresTheSimulatedProfilesTruthModels) {
   // Both runtime modes at batch 1 and 4, labelled with the profile.
   EXPECT_TRUE(report["by_configuration"].contains("rpi4/opt/t4/b1"));
   EXPECT_TRUE(report["by_configuration"].contains("rpi4/plain/t4/b4"));
-  // Adapting to the device beats the unadapted roofline on the truth model too.
-  EXPECT_LT(report["overall"]["roofline+adapt"]["median_abs_pct_error"].get<double>(),
-            report["overall"]["roofline"]["median_abs_pct_error"].get<double>());
+  // Adapting to the device beats the unadapted roofline on the truth model too: smaller
+  // errors on average and a tighter bound (its point is the held-out 0.75 quantile, not the
+  // median, so the median error is not the measure).
+  const nlohmann::json& adapted = report["overall"]["roofline+adapt"];
+  const nlohmann::json& unadapted = report["overall"]["roofline"];
+  EXPECT_LT(adapted["mean_abs_pct_error"].get<double>(),
+            unadapted["mean_abs_pct_error"].get<double>());
+  EXPECT_LT(adapted["bound_over_p95"].get<double>(), unadapted["bound_over_p95"].get<double>());
 }
 
 }  // namespace
