@@ -17,10 +17,11 @@ constexpr const char* kCapability = R"({
   "device": {"arch": "x86_64", "cpu_model": "AMD EPYC", "cores": 2, "clock_ghz": 2.596,
              "ram_gb": 25.28, "nominal_gflops": 332.3,
              "runtime": "libtorch-1.13.0+openblas-openmp", "threads": 1, "optimized": true},
-  "calibration": {"threads": 1, "optimized": true, "gemm_gflops": 99.35, "conv_gflops": 109.4,
-                  "pointwise_conv_gflops": 102.8, "depthwise_conv_gflops": 24.57,
-                  "linear_gflops": 10.36, "memory_bandwidth_gbps": 38.33,
-                  "op_overhead_us": 0.6987, "pool_gops": 1.085}})";
+  "calibration": {"threads": 1, "optimized": true, "gemm_gflops": 103.2, "conv_gflops": 108.8,
+                  "pointwise_conv_gflops": 101.5, "depthwise_conv_gflops": 24.71,
+                  "linear_gflops": 10.24, "linear_stream_gflops": 3.056,
+                  "memory_bandwidth_gbps": 32.14, "op_overhead_us": 0.6751, "pool_gops": 1.079,
+                  "conv_call_us": 13.16}})";
 
 // Runs `binary` (fleetctl unless told) with `args`, stdout into a file; returns it parsed,
 // failing the test on a non-zero exit.
