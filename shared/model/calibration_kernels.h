@@ -27,7 +27,8 @@ inline constexpr std::int64_t kLinearIn = 2048, kLinearOut = 1000;
 
 // linear_stream_gflops: the same with 128 MiB of weights, more than any last-level cache
 // holds: their streaming from memory (the 8 MB of linear_gflops stay cached between calls on
-// many CPUs, AlexNet's and VGG's 64-400 MB classifiers do not).
+// many CPUs, AlexNet's and VGG's 64-400 MB classifiers do not). The largest allocation of the
+// calibration: up to three copies while the kernel is frozen and optimized.
 inline constexpr std::int64_t kLinearStreamIn = 8192, kLinearStreamOut = 4096;
 
 // memory_bandwidth_gbps: out = a + b over this many float32 elements; 3 x 4 bytes moved each.
