@@ -74,10 +74,10 @@ struct AdaptationOptions {
   std::array<double, kTermCount> prior_sigma = {0.4, 0.4, 0.6, 0.5, 0.7, 1.0, 1.0, 1.5, 1.0, 0.7};
   double noise_sigma = 0.1;
   // Quantile of the held-out ratios p50 / point the adapted point is scaled to (0.5: a
-  // median-unbiased point, under the measured median for half the models). Chosen a priori
-  // from issue 6's requirement, a point that underestimates at least 3x less often than the
-  // FLOPs proxy (which underestimates nearly always): 0.75 aims at a quarter, with room to
-  // spare below a third.
+  // median-unbiased point, under the measured median for half the models). Set from issue
+  // 6's requirement, a point that underestimates at least 3x less often than the FLOPs proxy
+  // (which underestimates nearly always): 0.75 aims at a quarter, with room below a third.
+  // What it costs in accuracy: docs/estimation.md ("A conservative point").
   double point_quantile = 0.75;
   RooflineOptions roofline;
 };
