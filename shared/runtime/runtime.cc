@@ -258,6 +258,14 @@ double time_kernel(torch::jit::Module module, const RuntimeConfig& config,
 
 at::Tensor filled(at::IntArrayRef shape) { return torch::full(shape, 0.5f); }
 
+// forward(self, <params>) running `statement` (which updates x from x) `times` times in a
+// chain, then returning x: timed per statement, the call's interpreter entry is amortized.
+std::string chained_forward(const std::string& params, const std::string& statement, int times) {
+  std::string source = "def forward(self, " + params + "):\n";
+  for (int i = 0; i < times; ++i) source += "  x = " + statement + "\n";
+  return source + "  return x\n";
+}
+
 double gflops(std::int64_t macs, double seconds) {
   return 2.0 * static_cast<double>(macs) / seconds / 1e9;
 }
@@ -315,26 +323,21 @@ v1::Calibration measure(const RuntimeConfig& config, const Clock& clock) {
   c.set_memory_bandwidth_gbps(3.0 * 4.0 * static_cast<double>(kernels::kBandwidthElements) / add_s /
                               1e9);
 
-  // A chain of dependent adds of 1-element tensors: per-call interpreter entry is amortized.
+  // A chain of dependent adds of 1-element tensors.
   constexpr int kChain = 64;
-  std::string chain = "def forward(self, x, y):\n";
-  for (int i = 0; i < kChain; ++i) chain += "  x = x + y\n";
-  chain += "  return x\n";
   const double chain_s =
-      time_kernel(make_module("Overhead", {}, chain), config, {filled({1}), filled({1})});
+      time_kernel(make_module("Overhead", {}, chained_forward("x, y", "x + y", kChain)), config,
+                  {filled({1}), filled({1})});
   c.set_op_overhead_us(chain_s / kChain * 1e6);
 
-  std::string conv_chain = "def forward(self, x):\n";
-  for (int i = 0; i < kernels::kConvCallChain; ++i) {
-    conv_chain += "  x = torch.conv2d(x, self.w, self.b, [1, 1], [1, 1], [1, 1], " +
-                  std::to_string(kernels::kConvCallChannels) + ")\n";
-  }
-  conv_chain += "  return x\n";
   const double conv_chain_s = time_kernel(
       make_module("ConvCall",
                   {{"w", filled({kernels::kConvCallChannels, 1, 3, 3})},
                    {"b", filled({kernels::kConvCallChannels})}},
-                  conv_chain),
+                  chained_forward("x",
+                                  "torch.conv2d(x, self.w, self.b, [1, 1], [1, 1], [1, 1], " +
+                                      std::to_string(kernels::kConvCallChannels) + ")",
+                                  static_cast<int>(kernels::kConvCallChain))),
       config,
       {filled({1, kernels::kConvCallChannels, kernels::kConvCallSize, kernels::kConvCallSize})});
   c.set_conv_call_us(conv_chain_s / kernels::kConvCallChain * 1e6);
