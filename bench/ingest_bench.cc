@@ -7,20 +7,23 @@
 // Each repetition measures the raw broker, then the coordinator on the next U updates per
 // vehicle. Prints per repetition raw msgs/s, coordinator msgs/s (until every update is
 // committed and every vehicle it changed is re-planned, the coordinator reporting nothing
-// pending), the ratio and this process's CPU time per 1000 messages (coordinator and Paho
-// threads; not mosquitto's); with --repeat > 1 also the min and median ratio.
+// pending), the ratio, and the CPU time per message of this process (coordinator and Paho
+// threads) and of the broker; with --repeat > 1 also the min and median ratio; then, per phase
+// kind, the median CPU per message of each thread by name (fleet-ingest, fleet-plan,
+// MQTTAsync_rcv, ...), which says where a coordinator update costs more than a raw delivery.
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
+#include <fstream>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
 
-#include <sys/resource.h>
-
 #include "bench/bench_fleet.h"
 #include "shared/common/cli.h"
 #include "shared/common/error.h"
+#include "shared/common/thread_name.h"
 #include "shared/messages/topics.h"
 #include "simulation/device/device_profile.h"
 #include "simulation/device/simulated_device.h"
@@ -106,14 +109,12 @@ SteadyClock::duration coordinator_rate(
   };
   std::fprintf(stderr,
                "ingest-bench: ingested %llu, rejected %llu, plans %llu, published %llu; all "
-               "stored at %.0f ms, all planned at %.0f ms (steady clock %.3f to %.3f s, for perf "
-               "record -k CLOCK_MONOTONIC --time)\n",
+               "stored at %.0f ms, all planned at %.0f ms\n",
                static_cast<unsigned long long>(s.ingested - before.ingested),
                static_cast<unsigned long long>(s.rejected - before.rejected),
                static_cast<unsigned long long>(s.plans - before.plans),
                static_cast<unsigned long long>(s.published - before.published), ms(*stored),
-               ms(end), std::chrono::duration<double>(start.time_since_epoch()).count(),
-               std::chrono::duration<double>(end.time_since_epoch()).count());
+               ms(end));
   const auto stored_vehicles = coordinator.database().vehicles();
   if (stored_vehicles.size() != static_cast<std::size_t>(vehicles)) {
     throw Error("ingest-bench: " + std::to_string(stored_vehicles.size()) +
@@ -132,30 +133,84 @@ SteadyClock::duration coordinator_rate(
   return end - start;
 }
 
-// CPU time (user + system) this process has used: the coordinator's and Paho's threads, not
-// mosquitto's.
-std::chrono::duration<double, std::milli> process_cpu() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  const auto ms = [](const timeval& t) { return t.tv_sec * 1e3 + t.tv_usec / 1e3; };
-  return std::chrono::duration<double, std::milli>(ms(usage.ru_utime) + ms(usage.ru_stime));
+// CPU time per thread name: this process's threads (the coordinator's are named fleet-*,
+// Paho's MQTTAsync_*) and the broker's, in ms, from the kernel's schedstat (time on CPU, ns).
+// A thread that ends between two snapshots loses its time, so every client's Paho threads
+// (shared by all clients of the process) are started before the first snapshot.
+using CpuByThread = std::map<std::string, double>;
+
+double schedstat_ms(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  double ns = 0;
+  in >> ns;
+  return ns / 1e6;
+}
+
+CpuByThread cpu_by_thread(pid_t broker) {
+  CpuByThread cpu;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    cpu[name] += schedstat_ms(task.path() / "schedstat");
+  }
+  cpu["mosquitto (broker)"] = schedstat_ms("/proc/" + std::to_string(broker) + "/schedstat");
+  return cpu;
 }
 
 struct Phase {
   double per_s = 0;
-  double cpu_ms_per_1k = 0;
+  CpuByThread us_per_msg;  // CPU µs per message, per thread name
+
+  double process_us_per_msg() const {
+    double total = 0;
+    for (const auto& [name, us] : us_per_msg) total += name == kBroker ? 0 : us;
+    return total;
+  }
+  static constexpr const char* kBroker = "mosquitto (broker)";
 };
 
+// Also prints the phase's window on the steady clock, for `perf record -k CLOCK_MONOTONIC` and
+// `perf report --time START,END`.
 template <typename F>
-Phase timed(std::size_t messages, F&& run) {
-  const auto cpu = process_cpu();
+Phase timed(const char* phase, pid_t broker, std::size_t messages, F&& run) {
+  const CpuByThread before = cpu_by_thread(broker);
+  const auto seconds = [](SteadyClock::time_point t) {
+    return std::chrono::duration<double>(t.time_since_epoch()).count();
+  };
+  const auto start = SteadyClock::now();
   const SteadyClock::duration elapsed = run();
+  std::fprintf(stderr, "ingest-bench: %s window %.3f,%.3f (steady clock, s)\n", phase,
+               seconds(start), seconds(start + elapsed));
   const double n = static_cast<double>(messages);
-  return {n / std::chrono::duration<double>(elapsed).count(),
-          (process_cpu() - cpu).count() / n * 1000};
+  Phase result{n / std::chrono::duration<double>(elapsed).count(), {}};
+  for (const auto& [name, ms] : cpu_by_thread(broker)) {
+    const auto it = before.find(name);
+    result.us_per_msg[name] = (ms - (it == before.end() ? 0 : it->second)) / n * 1000;
+  }
+  return result;
+}
+
+// Median CPU µs per message of each thread over the phases, the threads using at least 1 µs.
+void print_cpu_breakdown(const char* what, const std::vector<Phase>& phases) {
+  CpuByThread median;
+  for (const auto& [name, ignored] : phases.front().us_per_msg) {
+    std::vector<double> values;
+    for (const Phase& p : phases) {
+      const auto it = p.us_per_msg.find(name);
+      values.push_back(it == p.us_per_msg.end() ? 0 : it->second);
+    }
+    std::sort(values.begin(), values.end());
+    if (values[values.size() / 2] >= 1) median[name] = values[values.size() / 2];
+  }
+  std::printf("%s, CPU µs per message by thread (median):", what);
+  for (const auto& [name, us] : median) std::printf(" %s %.0f,", name.c_str(), us);
+  std::printf("\n");
 }
 
 int run(const cli::Args& args) {
+  name_current_thread("bench-main");
   const int vehicles = static_cast<int>(args.integer("vehicles"));
   const int rounds = static_cast<int>(args.integer("updates"));
   const int repeat = static_cast<int>(args.integer("repeat"));
@@ -183,24 +238,34 @@ int run(const cli::Args& args) {
 
   std::printf("%d vehicles x %d capability updates (%.0f bytes each)\n", vehicles, rounds,
               static_cast<double>(messages.front().second.size()));
-  std::printf("%-36s %12s %8s %16s\n", "run", "msgs/s", "vs raw", "cpu ms/1k msgs");
+  std::printf("%-36s %10s %8s %22s\n", "run", "msgs/s", "vs raw",
+              "CPU µs/msg: this process, broker");
   std::vector<double> ratios;
+  std::vector<Phase> raw_phases;
+  std::vector<Phase> ingest_phases;
+  const auto print_row = [](const char* what, const Phase& phase, double ratio) {
+    std::printf("%-36s %10.0f %8.2f %12.0f %9.0f\n", what, phase.per_s, ratio,
+                phase.process_us_per_msg(), phase.us_per_msg.at(Phase::kBroker));
+  };
   for (int r = 0; r < repeat; ++r) {
     const auto measured = slice(1 + r * rounds, rounds);
     std::fprintf(stderr, "ingest-bench: raw broker, %zu messages\n", measured.size());
-    const Phase raw = timed(measured.size(), [&] { return raw_rate(broker.uri(), measured); });
+    const Phase raw = timed("raw", broker.pid(), measured.size(),
+                            [&] { return raw_rate(broker.uri(), measured); });
     std::fprintf(stderr, "ingest-bench: coordinator, %zu capability updates\n", measured.size());
     const auto final_seq = static_cast<std::uint64_t>(1 + (r + 1) * rounds);
-    const Phase ingest = timed(measured.size(), [&] {
+    const Phase ingest = timed("coordinator", broker.pid(), measured.size(), [&] {
       return coordinator_rate(broker.uri(), coordinator.get(), measured, vehicles, final_seq);
     });
     ratios.push_back(ingest.per_s / raw.per_s);
-    std::printf("%-36s %12.0f %8.2f %16.0f\n", "raw broker (plain subscriber)", raw.per_s, 1.0,
-                raw.cpu_ms_per_1k);
-    std::printf("%-36s %12.0f %8.2f %16.0f\n", "coordinator (store + re-plan)", ingest.per_s,
-                ratios.back(), ingest.cpu_ms_per_1k);
+    print_row("raw broker (plain subscriber)", raw, 1.0);
+    print_row("coordinator (store + re-plan)", ingest, ratios.back());
+    raw_phases.push_back(raw);
+    ingest_phases.push_back(ingest);
   }
   print_ratio_summary("ratio", std::move(ratios));
+  print_cpu_breakdown("raw broker", raw_phases);
+  print_cpu_breakdown("coordinator", ingest_phases);
   return 0;
 }
 

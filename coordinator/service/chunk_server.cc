@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "shared/common/log.h"
+#include "shared/common/thread_name.h"
 #include "shared/delivery/content_store.h"
 
 namespace fleetml::coordinator {
@@ -31,7 +32,10 @@ void ChunkServer::start() {
   std::lock_guard lock(mutex_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    name_current_thread("fleet-chunks");
+    loop();
+  });
 }
 
 void ChunkServer::stop() {

@@ -5,6 +5,7 @@
 
 #include "shared/common/error.h"
 #include "shared/common/log.h"
+#include "shared/common/thread_name.h"
 #include "shared/crypto/envelope.h"
 #include "shared/crypto/hex.h"
 #include "shared/delivery/verifier.h"
@@ -217,9 +218,18 @@ void Coordinator::start(const std::function<bool()>& keep_trying) {
   connect_first(*control_, options_.connect_timeout, keep_trying);
   connect_first(*bulk_, options_.connect_timeout, keep_trying);
   chunks_->start();
-  threads_.emplace_back([this] { ingest_loop(); });
-  threads_.emplace_back([this] { plan_loop(); });
-  threads_.emplace_back([this] { catalog_loop(); });
+  threads_.emplace_back([this] {
+    name_current_thread("fleet-ingest");
+    ingest_loop();
+  });
+  threads_.emplace_back([this] {
+    name_current_thread("fleet-plan");
+    plan_loop();
+  });
+  threads_.emplace_back([this] {
+    name_current_thread("fleet-catalog");
+    catalog_loop();
+  });
   mark_all_dirty();
   log::info(kLog, "coordinator started",
             {{"broker", options_.mqtt.broker_uri},

@@ -90,6 +90,8 @@ std::string MosquittoBroker::uri() const { return "mqtt://127.0.0.1:" + std::to_
 
 bool MosquittoBroker::running() const { return process_ && process_->running(); }
 
+pid_t MosquittoBroker::pid() const { return process_ ? process_->pid() : -1; }
+
 void MosquittoBroker::write_config() const {
   std::string conf;
   conf += "user " + user_name() + "\n";

@@ -39,6 +39,8 @@ class MosquittoBroker {
   // "mqtt://127.0.0.1:<port>".
   std::string uri() const;
   bool running() const;
+  // The broker's process id while it runs (for benchmarks that account its CPU time).
+  pid_t pid() const;
 
   // Starts again on the same port (after stop() or kill()).
   void start();
