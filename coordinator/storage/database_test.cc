@@ -129,15 +129,31 @@ TEST_F(DatabaseTest, MigratesFromEveryEarlierVersion) {
         insert.bind(1, cap.data(), static_cast<int>(cap.size()));
         insert.exec();
         raw.exec("INSERT INTO accepted_seqs VALUES ('old', 'capability', 4)");
+        for (int seq = 2; seq <= 4; ++seq) {
+          SQLite::Statement history(raw,
+                                    "INSERT INTO capability_history (vehicle_id, seq, "
+                                    "received_unix_ms, device_key, capability) "
+                                    "VALUES ('old', ?, 5, 'k', ?)");
+          history.bind(1, seq);
+          history.bind(2, cap.data(), static_cast<int>(cap.size()));
+          history.exec();
+        }
       }
     }
-    auto db = open();
+    Database::Options three_kept;
+    three_kept.capability_history_per_vehicle = 3;
+    auto db = open(three_kept);
     EXPECT_EQ(db->schema_version(), schema::latest_version());
     if (from >= 1) {
       const auto v = db->vehicle("old");
       ASSERT_TRUE(v.has_value());
       EXPECT_EQ(v->capability->seq(), 4u);
       EXPECT_FALSE(db->accept_seq("old", MessageKind::kCapability, 4));
+      // Version 3 counted the three entries it found: the next capability trims exactly one.
+      ASSERT_TRUE(db->save_capability(make_capability("old", 5), "k"));
+      const auto history = db->capability_history("old", 10);
+      ASSERT_EQ(history.size(), 3u);
+      EXPECT_EQ(history.front().capability.seq(), 5u);
     }
     db->add_measurement(testing::make_measurement("old", "k", "m", 5));  // a version-2 table
     db.reset();

@@ -142,6 +142,14 @@ CREATE TABLE named_blobs (
   updated_unix_ms INTEGER NOT NULL
 ) STRICT;
 )sql",
+    // 3: the length of each vehicle's capability history, kept in its row: every capability
+    // appends an entry and, once the history is full, deletes the oldest; with the count at hand
+    // that delete no longer walks the whole history (100 entries by default) to find it.
+    R"sql(
+ALTER TABLE vehicles ADD COLUMN capability_history_count INTEGER NOT NULL DEFAULT 0;
+UPDATE vehicles SET capability_history_count =
+  (SELECT count(*) FROM capability_history h WHERE h.vehicle_id = vehicles.vehicle_id);
+)sql",
 };
 
 }  // namespace

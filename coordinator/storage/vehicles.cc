@@ -67,6 +67,7 @@ bool Database::save_capability(const v1::Capability& capability, std::string_vie
   const std::string key(device_key);
   return connection_->write(what, [&] {
     const std::int64_t now = clock_.now_unix_ms();
+    std::int64_t history_count = 0;  // the vehicle's, this capability included
     {
       // One upsert for ensure_vehicle + the seq check + touch_vehicle + update: this runs for
       // every capability a fleet sends. A new vehicle has no accepted seq (the foreign key), so
@@ -74,19 +75,23 @@ bool Database::save_capability(const v1::Capability& capability, std::string_vie
       // reported by the change count.
       auto upsert = connection_->prepare(
           "INSERT INTO vehicles (vehicle_id, capability, capability_seq, device_key, "
-          "capability_unix_ms, last_seen_unix_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5) "
+          "capability_unix_ms, last_seen_unix_ms, capability_history_count) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1) "
           "ON CONFLICT (vehicle_id) DO UPDATE SET capability = excluded.capability, "
           "capability_seq = excluded.capability_seq, device_key = excluded.device_key, "
           "capability_unix_ms = excluded.capability_unix_ms, "
-          "last_seen_unix_ms = max(last_seen_unix_ms, excluded.last_seen_unix_ms) "
+          "last_seen_unix_ms = max(last_seen_unix_ms, excluded.last_seen_unix_ms), "
+          "capability_history_count = capability_history_count + 1 "
           "WHERE excluded.capability_seq > coalesce((SELECT seq FROM accepted_seqs "
-          "WHERE vehicle_id = excluded.vehicle_id AND kind = 'capability'), -1)");
+          "WHERE vehicle_id = excluded.vehicle_id AND kind = 'capability'), -1) "
+          "RETURNING capability_history_count");
       upsert->bind(1, capability.vehicle_id());
       bind_blob(*upsert, 2, bytes);
       upsert->bind(3, seq);
       upsert->bind(4, key);
       upsert->bind(5, now);
-      if (upsert->exec() == 0) return false;
+      if (!upsert->executeStep()) return false;
+      history_count = upsert->getColumn(0).getInt64();
     }
     {
       auto accepted = connection_->prepare(
@@ -107,12 +112,21 @@ bool Database::save_capability(const v1::Capability& capability, std::string_vie
       bind_blob(*insert, 5, bytes);
       insert->exec();
     }
-    auto trim = connection_->prepare(
-        "DELETE FROM capability_history WHERE vehicle_id = ?1 AND id IN (SELECT id FROM "
-        "capability_history WHERE vehicle_id = ?1 ORDER BY id DESC LIMIT -1 OFFSET ?2)");
-    trim->bind(1, capability.vehicle_id());
-    trim->bind(2, sql_limit(options_.capability_history_per_vehicle));
-    trim->exec();
+    const auto keep = sql_limit(options_.capability_history_per_vehicle);
+    if (history_count > keep) {
+      // The oldest history_count - keep entries: a walk from the vehicle's first entry.
+      auto trim = connection_->prepare(
+          "DELETE FROM capability_history WHERE vehicle_id = ?1 AND id <= (SELECT id FROM "
+          "capability_history WHERE vehicle_id = ?1 ORDER BY id LIMIT 1 OFFSET ?2)");
+      trim->bind(1, capability.vehicle_id());
+      trim->bind(2, history_count - keep - 1);
+      trim->exec();
+      auto count = connection_->prepare(
+          "UPDATE vehicles SET capability_history_count = ?2 WHERE vehicle_id = ?1");
+      count->bind(1, capability.vehicle_id());
+      count->bind(2, keep);
+      count->exec();
+    }
     return true;
   });
 }

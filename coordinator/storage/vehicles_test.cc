@@ -72,6 +72,16 @@ TEST_F(VehiclesTest, CapabilityHistoryIsBounded) {
   EXPECT_EQ(history[0].capability.seq(), 10u);
   EXPECT_EQ(history[2].capability.seq(), 8u);
   EXPECT_EQ(db->capability_history("b", 100).size(), 3u);
+
+  // Reopened with a smaller bound, the next capability trims everything beyond it at once.
+  db.reset();
+  options.capability_history_per_vehicle = 1;
+  db = open(options);
+  db->save_capability(make_capability("a", 11), "k");
+  const auto trimmed = db->capability_history("a", 100);
+  ASSERT_EQ(trimmed.size(), 1u);
+  EXPECT_EQ(trimmed[0].capability.seq(), 11u);
+  EXPECT_EQ(db->capability_history("b", 100).size(), 3u);  // b sent nothing since
 }
 
 TEST_F(VehiclesTest, StatusOnlineOfflineAndLastWill) {
