@@ -37,7 +37,13 @@ void configure(SQLite::Database& db, const ConnectionConfig& config) {
   const std::string mode = db.execAndGet("PRAGMA journal_mode = WAL").getString();
   if (mode != "wal") throw Error("cannot switch to WAL mode (journal_mode is " + mode + ")");
   db.exec(config.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
-  // After a checkpoint, shrink a WAL that one big transaction inflated back to this size.
+  // Checkpoint when the WAL holds 8000 pages (32 MB at 4 KiB), not SQLite's 1000: the
+  // coordinator rewrites the same vehicle rows with every capability burst, and a checkpoint
+  // copies each page once however often it was rewritten since the last one (ingest bench,
+  // 1000 vehicles x 8 updates, 4 alternated runs each: ingest CPU per update 27-39 us against
+  // 32-35 us, about 5% less relative to the same run's Paho thread). After a checkpoint, a WAL
+  // that one big transaction inflated shrinks back to the same 32 MB.
+  db.exec("PRAGMA wal_autocheckpoint = 8000");
   db.exec("PRAGMA journal_size_limit = 33554432");
   if (config.max_size_bytes > 0) {
     const std::int64_t page_size = db.execAndGet("PRAGMA page_size").getInt64();
