@@ -33,6 +33,9 @@ TEST(DeviceKey, DiffersByConfigurationAndHardware) {
   v1::Capability gpu = device();
   gpu.mutable_device()->add_gpus()->set_name("Maxwell");
   EXPECT_NE(device_key(gpu), base);
+  gpu.mutable_device()->add_gpus()->set_name("Volta");
+  EXPECT_EQ(device_key(gpu),
+            "x86_64|Test CPU|4c|Maxwell+Volta|profile:test|libtorch-1.13.1|t1|opt");
   v1::Capability runtime = device();
   runtime.mutable_device()->set_runtime("libtorch-2.1.0");
   EXPECT_NE(device_key(runtime), base);
