@@ -138,6 +138,7 @@ SteadyClock::duration coordinator_rate(
 // A thread that ends between two snapshots loses its time, so every client's Paho threads
 // (shared by all clients of the process) are started before the first snapshot.
 using CpuByThread = std::map<std::string, double>;
+constexpr const char* kBroker = "mosquitto (broker)";
 
 double schedstat_ms(const std::filesystem::path& file) {
   std::ifstream in(file);
@@ -155,7 +156,7 @@ CpuByThread cpu_by_thread(pid_t broker) {
     std::getline(comm, name);
     cpu[name] += schedstat_ms(task.path() / "schedstat");
   }
-  cpu["mosquitto (broker)"] = schedstat_ms("/proc/" + std::to_string(broker) + "/schedstat");
+  cpu[kBroker] = schedstat_ms("/proc/" + std::to_string(broker) + "/schedstat");
   return cpu;
 }
 
@@ -168,7 +169,6 @@ struct Phase {
     for (const auto& [name, us] : us_per_msg) total += name == kBroker ? 0 : us;
     return total;
   }
-  static constexpr const char* kBroker = "mosquitto (broker)";
 };
 
 // Also prints the phase's window on the steady clock, for `perf record -k CLOCK_MONOTONIC` and
@@ -245,7 +245,7 @@ int run(const cli::Args& args) {
   std::vector<Phase> ingest_phases;
   const auto print_row = [](const char* what, const Phase& phase, double ratio) {
     std::printf("%-36s %10.0f %8.2f %12.0f %9.0f\n", what, phase.per_s, ratio,
-                phase.process_us_per_msg(), phase.us_per_msg.at(Phase::kBroker));
+                phase.process_us_per_msg(), phase.us_per_msg.at(kBroker));
   };
   for (int r = 0; r < repeat; ++r) {
     const auto measured = slice(1 + r * rounds, rounds);
