@@ -41,8 +41,8 @@ void configure(SQLite::Database& db, const ConnectionConfig& config) {
   // coordinator rewrites the same vehicle rows with every capability burst, and a checkpoint
   // copies each page once however often it was rewritten since the last one (ingest bench,
   // 1000 vehicles x 8 updates, 4 alternated runs each: ingest CPU per update 27-39 us against
-  // 32-35 us, about 5% less relative to the same run's Paho thread). After a checkpoint, a WAL
-  // that one big transaction inflated shrinks back to the same 32 MB.
+  // 32-35 us, about 5% less relative to the same run's Paho thread: near the noise). After a
+  // checkpoint, a WAL that one big transaction inflated shrinks back to the same 32 MB.
   db.exec("PRAGMA wal_autocheckpoint = 8000");
   db.exec("PRAGMA journal_size_limit = 33554432");
   if (config.max_size_bytes > 0) {
