@@ -1,6 +1,5 @@
 #pragma once
 
-#include <string>
 #include <string_view>
 
 namespace fleetml {
@@ -9,8 +8,5 @@ namespace fleetml {
 // operator (or a benchmark) can tell the coordinator's ingest thread from its planning thread.
 // Linux keeps 15 characters; longer names are truncated.
 void name_current_thread(std::string_view name);
-
-// The calling thread's name.
-std::string current_thread_name();
 
 }  // namespace fleetml
