@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -18,23 +19,23 @@ std::string comm_of_this_thread() {
   return comm;
 }
 
-TEST(ThreadName, NamesTheCallingThreadAsProcShowsIt) {
+// The name /proc shows for a new thread that names itself `name`.
+std::string name_seen_in_a_new_thread(std::string_view name) {
   std::string seen;
   std::thread([&] {
-    name_current_thread("fleet-ingest");
+    name_current_thread(name);
     seen = comm_of_this_thread();
   }).join();
-  EXPECT_EQ(seen, "fleet-ingest");
+  return seen;
+}
+
+TEST(ThreadName, NamesTheCallingThreadAsProcShowsIt) {
+  EXPECT_EQ(name_seen_in_a_new_thread("fleet-ingest"), "fleet-ingest");
   EXPECT_NE(comm_of_this_thread(), "fleet-ingest");  // only that thread was renamed
 }
 
 TEST(ThreadName, TruncatesToTheKernelsFifteenCharacters) {
-  std::string seen;
-  std::thread([&] {
-    name_current_thread("fleet-a-very-long-thread-name");
-    seen = comm_of_this_thread();
-  }).join();
-  EXPECT_EQ(seen, "fleet-a-very-lo");
+  EXPECT_EQ(name_seen_in_a_new_thread("fleet-a-very-long-thread-name"), "fleet-a-very-lo");
 }
 
 }  // namespace
