@@ -114,8 +114,9 @@ void LatencyService::add_locked(const storage::MeasurementRecord& m) {
   learned_stale_ = true;
 }
 
-void LatencyService::remember(const std::string& key, const v1::Capability& capability,
-                              const assignment::CatalogEntry& entry) {
+const LatencyService::Profile& LatencyService::remember(const std::string& key,
+                                                        const v1::Capability& capability,
+                                                        const assignment::CatalogEntry& entry) {
   // The first capability of a device kind stands for all of its vehicles: their calibrations
   // differ by measurement noise only, and refitting whenever another vehicle is planned would
   // cost a fit per vehicle. Copy only what is new: this runs for every (vehicle, model, batch).
@@ -125,10 +126,12 @@ void LatencyService::remember(const std::string& key, const v1::Capability& capa
   }
   Profile& p = profiles_[entry.model_id];
   if (!p.profile || p.version != entry.version) {
-    p = {entry.version, std::make_shared<model::ModelProfile>(entry.profile)};
+    p = {entry.version, std::make_shared<model::ModelProfile>(entry.profile),
+         std::make_shared<estimation::RooflineModel>(entry.profile)};
     for (const auto& [k, records] : records_) stale_corrections_.insert(k);
     learned_stale_ = learned_stale_ || !records_.empty();
   }
+  return p;
 }
 
 // The device kind's measurements that can be fitted: capability known, model in the catalog
@@ -212,7 +215,7 @@ std::optional<assignment::LatencyEstimate> LatencyService::estimate(
   {
     FlushOnExit flush(*this);
     std::lock_guard lock(mutex_);
-    remember(key, capability, entry);
+    const Profile& profile = remember(key, capability, entry);
     if (const auto m = measured_.find(key, versioned(entry.model_id, entry.version), query.batch)) {
       std::optional<double> energy;
       for (const auto& r : records_[key]) {
@@ -228,14 +231,16 @@ std::optional<assignment::LatencyEstimate> LatencyService::estimate(
         return to_latency(estimation::FlopsEstimator().estimate(query));
       const estimation::RooflineEstimator roofline;
       if (options_.estimator == "roofline") {
-        return to_latency(roofline.estimate_with(query, corrections_for(key), false));
+        return to_latency(
+            roofline.estimate_with(query, *profile.roofline, corrections_for(key), false));
       }
       if (options_.estimator == "learned") {
         if (const auto model = learned()) {
           return to_latency(estimation::LearnedEstimator(model).estimate(query));
         }
         // Nothing measured yet to learn from: the adapted roofline, named as such.
-        return to_latency(roofline.estimate_with(query, corrections_for(key), false));
+        return to_latency(
+            roofline.estimate_with(query, *profile.roofline, corrections_for(key), false));
       }
       const auto cached = llm_cache_.find({key, entry.model_id, batch});
       if (cached != llm_cache_.end()) return to_latency(cached->second);

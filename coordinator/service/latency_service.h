@@ -81,12 +81,14 @@ class LatencyService : public LatencyModel {
   struct Profile {
     std::uint64_t version = 0;
     std::shared_ptr<const model::ModelProfile> profile;
+    std::shared_ptr<const estimation::RooflineModel> roofline;  // the profile, priced once
   };
 
   // Callers hold mutex_.
   void add_locked(const storage::MeasurementRecord& m);
-  void remember(const std::string& key, const v1::Capability& capability,
-                const assignment::CatalogEntry& entry);
+  // Returns the entry's model as remembered.
+  const Profile& remember(const std::string& key, const v1::Capability& capability,
+                          const assignment::CatalogEntry& entry);
   std::vector<estimation::Sample> fittable(const std::string& key) const;
   const estimation::DeviceCorrections* corrections_for(const std::string& key);
   std::shared_ptr<const estimation::LearnedModel> learned();

@@ -65,48 +65,14 @@ struct CallContext {
   bool optimized;
 };
 
-// Whether LibTorch 1.13 runs this convolution on oneDNN. Optimized: always
-// (optimize_for_inference prepacks every convolution for it). Plain: ConvParams::use_mkldnn's
-// rule for float32 CPU tensors (aten/src/ATen/native/Convolution.cpp), which keeps small
-// batch-1 convolutions on ATen's own kernels and, at one thread, unstrided 1x1 ones too
-// ("MKLDNN is faster than THNN when multi-threaded").
-bool runs_on_onednn(const model::Layer& l, const CallContext& call) {
-  if (call.optimized) return true;
-  const bool one_by_one = l.kernel_h == 1 && l.kernel_w == 1;
-  const double inputs = l.input_shapes.empty()
-                            ? 0.0
-                            : static_cast<double>(model::element_count(l.input_shapes.front()));
-  return (l.stride > 1 || call.batch >= 16 || !one_by_one || call.threads > 1) &&
-         (l.groups > 1 || (l.kernel_h > 3 && l.kernel_w > 3) || call.batch > 1 ||
-          inputs * call.batch > 20480);
+// Where x sits on the log scale between x0 and x1: 0 at or below x0, 1 at or above x1.
+double log_position(double x, double x0, double x1) {
+  return std::clamp(std::log(x / x0) / std::log(x1 / x0), 0.0, 1.0);
 }
 
-// The rate at x on the line through (x0, y0) and (x1, y1) in log rate over log x, held at
-// y0 below x0 and at y1 above x1.
-double log_interpolated(double x, double x0, double y0, double x1, double y1) {
-  const double f = std::clamp(std::log(x / x0) / std::log(x1 / x0), 0.0, 1.0);
-  return std::exp(std::log(y0) + f * (std::log(y1) - std::log(y0)));
-}
-
-// Grouped convolutions: between depthwise (K = 9) and dense (K = 576) by reduction depth K.
-double grouped_rate(const model::Layer& l, const Rates& r) {
-  const double groups = static_cast<double>(std::max<std::int64_t>(l.groups, 1));
-  const double reduction = static_cast<double>(std::max<std::int64_t>(l.in_channels, 1)) / groups *
-                           static_cast<double>(std::max<std::int64_t>(l.kernel_h, 1)) *
-                           static_cast<double>(std::max<std::int64_t>(l.kernel_w, 1));
-  return log_interpolated(reduction, kDepthwiseReduction, r.depthwise, kDenseReduction, r.conv);
-}
-
-// Batch-1 rate of a fully connected layer: the linear kernel's up to its 8 MB of weights, the
-// streamed kernel's from its 128 MiB on, and between the two by weight count (how much of a
-// layer stays cached between calls falls with its size; the two kernels bracket the
-// last-level caches of the devices fleetml targets). Without the streamed kernel, the linear
-// kernel's at any size.
-double linear_rate(const model::Layer& l, const Rates& r) {
-  if (r.linear_stream <= 0) return r.linear;
-  return log_interpolated(static_cast<double>(std::max<std::int64_t>(l.macs, 1)),
-                          static_cast<double>(k::kLinearMacs), r.linear,
-                          static_cast<double>(k::kLinearStreamMacs), r.linear_stream);
+// The rate at `position` (log_position) on the line between log rates log_y0 and log_y1.
+double log_interpolated(double position, double log_y0, double log_y1) {
+  return std::exp(log_y0 + position * (log_y1 - log_y0));
 }
 
 // Input elements each pool output reads, summed over outputs (batch 1).
@@ -121,21 +87,133 @@ double pool_window_elements(const model::Layer& l) {
                                 : static_cast<double>(model::element_count(l.input_shapes.front()));
 }
 
+}  // namespace
+
+struct RooflineModel::Call {
+  explicit Call(const model::Layer& l)
+      : kind(kind_of(l)),
+        batch_norm(l.op == op::kBatchNorm),
+        foldable(l.op == op::kBatchNorm || l.op == op::kActivation),
+        pool(l.op == op::kPool),
+        weights(static_cast<double>(l.param_bytes)),
+        activations(std::max(0.0, static_cast<double>(l.bytes_moved) - weights)),
+        macs(static_cast<double>(l.macs)),
+        flops(2.0 * macs),
+        unstrided_one_by_one(l.stride <= 1 && l.kernel_h == 1 && l.kernel_w == 1),
+        grouped_or_large(l.groups > 1 || (l.kernel_h > 3 && l.kernel_w > 3)),
+        pool_elements(pool ? pool_window_elements(l) : 0.0) {
+    if (model::is_conv(kind) || kind == Kind::kMatmul) {  // what add_call prices by geometry
+      macs_per_output = macs / static_cast<double>(
+                                   std::max<std::int64_t>(model::element_count(l.output_shape), 1));
+      inputs = l.input_shapes.empty()
+                   ? 0.0
+                   : static_cast<double>(model::element_count(l.input_shapes.front()));
+    }
+    if (kind == Kind::kGrouped) {
+      // Reduction depth K: between depthwise (K = 9) and dense (K = 576) convolutions.
+      const double groups = static_cast<double>(std::max<std::int64_t>(l.groups, 1));
+      const double reduction = static_cast<double>(std::max<std::int64_t>(l.in_channels, 1)) /
+                               groups * static_cast<double>(std::max<std::int64_t>(l.kernel_h, 1)) *
+                               static_cast<double>(std::max<std::int64_t>(l.kernel_w, 1));
+      rate_position = log_position(reduction, kDepthwiseReduction, kDenseReduction);
+    } else if (kind == Kind::kLinear) {
+      rate_position = log_position(static_cast<double>(std::max<std::int64_t>(l.macs, 1)),
+                                   static_cast<double>(k::kLinearMacs),
+                                   static_cast<double>(k::kLinearStreamMacs));
+    }
+  }
+
+  Kind kind;
+  bool batch_norm;  // folds into a preceding convolution (plain graph, optimized mode)
+  bool foldable;    // batch norm or activation: fuses with a preceding convolution
+  bool pool;
+  double weights;      // bytes
+  double activations;  // bytes moved besides the weights
+  double macs;         // batch 1
+  double flops;        // 2 x macs
+  // Convolutions and matmuls only (0 for other calls):
+  double macs_per_output = 0;  // K, the reduction behind each output element
+  double inputs = 0;           // elements of the first input, batch 1
+  // ConvParams::use_mkldnn's geometry (runs_on_onednn).
+  bool unstrided_one_by_one;
+  bool grouped_or_large;
+  double pool_elements;  // window elements walked (pools)
+  // Grouped convolution: log_position of its reduction depth between the depthwise and dense
+  // kernels'. Linear layer: of its weight count between the linear and streamed kernels'.
+  double rate_position = 0;
+};
+
+RooflineModel::RooflineModel(const model::ModelProfile& model) {
+  layers_.reserve(model.layers.size());
+  for (const model::Layer& l : model.layers) layers_.emplace_back(l);
+  if (!model.optimized.layers.empty()) {
+    optimized_arch_ = model.optimized.arch;
+    model::for_each_optimized_call(model,
+                                   [&](const model::Layer& l) { optimized_.emplace_back(l); });
+  }
+}
+
+RooflineModel::~RooflineModel() = default;
+RooflineModel::RooflineModel(const RooflineModel&) = default;
+RooflineModel::RooflineModel(RooflineModel&&) noexcept = default;
+RooflineModel& RooflineModel::operator=(const RooflineModel&) = default;
+RooflineModel& RooflineModel::operator=(RooflineModel&&) noexcept = default;
+
+namespace {
+
+using Call = RooflineModel::Call;
+
+// Rates of a calibration, with the logs the per-layer interpolations need.
+struct PricedRates : Rates {
+  explicit PricedRates(const Rates& r)
+      : Rates(r),
+        log_conv(std::log(r.conv)),
+        log_depthwise(std::log(r.depthwise)),
+        log_linear(std::log(r.linear)),
+        log_linear_stream(r.linear_stream > 0 ? std::log(r.linear_stream) : 0.0) {}
+  double log_conv, log_depthwise, log_linear, log_linear_stream;
+};
+
+// Whether LibTorch 1.13 runs this convolution on oneDNN. Optimized: always
+// (optimize_for_inference prepacks every convolution for it). Plain: ConvParams::use_mkldnn's
+// rule for float32 CPU tensors (aten/src/ATen/native/Convolution.cpp), which keeps small
+// batch-1 convolutions on ATen's own kernels and, at one thread, unstrided 1x1 ones too
+// ("MKLDNN is faster than THNN when multi-threaded").
+bool runs_on_onednn(const Call& l, const CallContext& call) {
+  if (call.optimized) return true;
+  return (!l.unstrided_one_by_one || call.batch >= 16 || call.threads > 1) &&
+         (l.grouped_or_large || call.batch > 1 || l.inputs * call.batch > 20480);
+}
+
+// Grouped convolutions: between depthwise (K = 9) and dense (K = 576) by reduction depth K,
+// in log rate over log K.
+double grouped_rate(const Call& l, const PricedRates& r) {
+  return log_interpolated(l.rate_position, r.log_depthwise, r.log_conv);
+}
+
+// Batch-1 rate of a fully connected layer: the linear kernel's up to its 8 MB of weights, the
+// streamed kernel's from its 128 MiB on, and between the two by weight count (how much of a
+// layer stays cached between calls falls with its size; the two kernels bracket the
+// last-level caches of the devices fleetml targets). Without the streamed kernel, the linear
+// kernel's at any size.
+double linear_rate(const Call& l, const PricedRates& r) {
+  if (r.linear_stream <= 0) return r.linear;
+  return log_interpolated(l.rate_position, r.log_linear, r.log_linear_stream);
+}
+
 // Adds one operator call's costs to `t`.
-void add_call(RooflineTerms& t, const model::Layer& l, const Rates& r, const CallContext& call,
+void add_call(RooflineTerms& t, const Call& l, const PricedRates& r, const CallContext& call,
               const RooflineOptions& options) {
   const double b = call.batch;
-  const Kind kind = kind_of(l);
+  const Kind kind = l.kind;
   ++t.ops;
   t[Term::kOpOverhead] += r.overhead_s * 1e3;
   if (kind == Kind::kView) return;
 
-  const auto weights = static_cast<double>(l.param_bytes);
-  const double activations = std::max(0.0, static_cast<double>(l.bytes_moved) - weights);
   // A linear layer's weight streaming is what linear_gflops measured: only its activations
   // count against the bandwidth.
-  const double memory_s = (activations * b + (kind == Kind::kLinear ? 0.0 : weights)) / r.bandwidth;
-  const double flops = 2.0 * static_cast<double>(l.macs);
+  const double memory_s =
+      (l.activations * b + (kind == Kind::kLinear ? 0.0 : l.weights)) / r.bandwidth;
   double rate = 0;  // of a convolution or matmul
   Term term = Term::kMemory;
   switch (kind) {
@@ -163,11 +241,8 @@ void add_call(RooflineTerms& t, const model::Layer& l, const Rates& r, const Cal
   }
   double compute_s = 0;
   if (rate > 0) {
-    compute_s = flops * b / rate;
-    const double outputs =
-        static_cast<double>(std::max<std::int64_t>(model::element_count(l.output_shape), 1));
-    t[Term::kSmallLayer] +=
-        2.0 * (static_cast<double>(l.macs) / outputs) * options.parallel_half_outputs / rate * 1e3;
+    compute_s = l.flops * b / rate;
+    t[Term::kSmallLayer] += 2.0 * l.macs_per_output * options.parallel_half_outputs / rate * 1e3;
     // A convolution on oneDNN costs what the calibration's tiny one did beyond its dispatch
     // (counted in kOpOverhead); elsewhere, or without that kernel, the a priori price.
     t[Term::kLayerOverhead] += (r.conv_call_s > 0 && model::is_conv(kind) && runs_on_onednn(l, call)
@@ -175,9 +250,9 @@ void add_call(RooflineTerms& t, const model::Layer& l, const Rates& r, const Cal
                                     : options.layer_overhead_ops * r.overhead_s) *
                                1e3;
   } else if (kind == Kind::kLinear) {
-    compute_s = std::max(flops / linear_rate(l, r), flops * b / r.gemm);
-  } else if (l.op == op::kPool && r.pool > 0) {
-    compute_s = pool_window_elements(l) * b / r.pool;
+    compute_s = std::max(l.flops / linear_rate(l, r), l.flops * b / r.gemm);
+  } else if (l.pool && r.pool > 0) {
+    compute_s = l.pool_elements * b / r.pool;
     term = Term::kPool;
   }
   if (compute_s >= memory_s) {
@@ -221,31 +296,36 @@ double RooflineTerms::total_ms() const {
   return sum;
 }
 
-RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Capability& capability,
+RooflineTerms roofline_terms(const RooflineModel& model, const v1::Capability& capability,
                              int batch, const RooflineOptions& options) {
   check_batch("roofline", batch);
   const v1::Calibration& c = capability.calibration();
-  const Rates r = rates_of(c);
+  const PricedRates r(rates_of(c));
   const CallContext call{static_cast<double>(batch), static_cast<int>(c.threads()), c.optimized()};
   RooflineTerms t;
-  if (c.optimized() && model::has_optimized_graph(model, capability.device().arch())) {
+  if (c.optimized() && !model.optimized_.empty() &&
+      model.optimized_arch_ == capability.device().arch()) {
     t.exact_graph = true;
-    model::for_each_optimized_call(
-        model, [&](const model::Layer& l) { add_call(t, l, r, call, options); });
+    for (const Call& l : model.optimized_) add_call(t, l, r, call, options);
   } else {
     bool after_conv = false;  // the previous costed layer was a conv (or a BN folded into one)
-    for (const model::Layer& l : model.layers) {
-      if (c.optimized() && after_conv && (l.op == op::kBatchNorm || l.op == op::kActivation)) {
+    for (const Call& l : model.layers_) {
+      if (c.optimized() && after_conv && l.foldable) {
         ++t.fused;
-        after_conv = l.op == op::kBatchNorm;  // conv -> BN -> activation fuses both
+        after_conv = l.batch_norm;  // conv -> BN -> activation fuses both
         continue;
       }
-      after_conv = model::is_conv(kind_of(l));
+      after_conv = model::is_conv(l.kind);
       add_call(t, l, r, call, options);
     }
   }
   t[Term::kCallOverhead] = options.call_overhead_ops * r.overhead_s * 1e3;
   return t;
+}
+
+RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Capability& capability,
+                             int batch, const RooflineOptions& options) {
+  return roofline_terms(RooflineModel(model), capability, batch, options);
 }
 
 double bound_log_margin(std::vector<double> residuals, const RooflineOptions& options) {
@@ -270,12 +350,13 @@ RooflineEstimator::RooflineEstimator(std::shared_ptr<const CorrectionTable> corr
 Estimate RooflineEstimator::estimate(const Query& query) const {
   const DeviceCorrections* c =
       corrections_ ? corrections_->find(device_key(query.capability)) : nullptr;
-  return estimate_with(query, c);
+  return estimate_with(query, RooflineModel(query.model), c);
 }
 
-Estimate RooflineEstimator::estimate_with(const Query& query, const DeviceCorrections* corrections,
+Estimate RooflineEstimator::estimate_with(const Query& query, const RooflineModel& model,
+                                          const DeviceCorrections* corrections,
                                           bool with_basis) const {
-  const RooflineTerms terms = roofline_terms(query.model, query.capability, query.batch, options_);
+  const RooflineTerms terms = roofline_terms(model, query.capability, query.batch, options_);
   const double point = corrections ? corrected_ms(terms, *corrections) : terms.total_ms();
   const BoundShape bound =
       corrections ? corrections->bound : BoundShape{bound_log_margin({}, options_), 0, 0};

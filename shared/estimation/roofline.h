@@ -3,6 +3,7 @@
 #include <array>
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -69,6 +70,31 @@ struct RooflineOptions {
   double quantile = 0.95;
 };
 
+// A model's operator calls with what the roofline prices them by worked out once: cost class,
+// FLOPs, bytes, convolution geometry, where a grouped convolution or a linear layer sits between
+// its two calibrated rates. The planner prices every catalog model at every re-plan, and
+// deriving these from the characterization's op names and shapes each time was most of an
+// estimate's cost (bench/estimate_bench.cc). Immutable; cheap to share between threads.
+class RooflineModel {
+ public:
+  // Throws fleetml::Error when a shape of `model` has too many elements.
+  explicit RooflineModel(const model::ModelProfile& model);
+  ~RooflineModel();
+  RooflineModel(const RooflineModel&);
+  RooflineModel(RooflineModel&&) noexcept;
+  RooflineModel& operator=(const RooflineModel&);
+  RooflineModel& operator=(RooflineModel&&) noexcept;
+
+  struct Call;  // one operator call, priced in roofline.cc
+
+ private:
+  friend RooflineTerms roofline_terms(const RooflineModel&, const v1::Capability&, int,
+                                      const RooflineOptions&);
+  std::vector<Call> layers_;     // the profile's layers, in call order
+  std::vector<Call> optimized_;  // model::for_each_optimized_call's calls; empty without
+  std::string optimized_arch_;
+};
+
 // Per-layer roofline of `model` on `capability`'s device with its calibration `c` (rates
 // measured in the configuration the model runs in: threads and mode) for one call on `batch`
 // samples:
@@ -103,6 +129,9 @@ struct RooflineOptions {
 //    otherwise folding rules: a batch_norm right after a convolution is folded into it and
 //    an activation right after one (or after the folded BN) is fused: both cost nothing.
 // Throws fleetml::Error when batch < 1 or a rate in `c` is not positive.
+RooflineTerms roofline_terms(const RooflineModel& model, const v1::Capability& capability,
+                             int batch, const RooflineOptions& options = {});
+// The same for a model priced once for this call.
 RooflineTerms roofline_terms(const model::ModelProfile& model, const v1::Capability& capability,
                              int batch, const RooflineOptions& options = {});
 
@@ -129,12 +158,13 @@ class RooflineEstimator : public Estimator {
   std::string name() const override { return "roofline"; }
   Estimate estimate(const Query& query) const override;
 
-  // The estimate with the given corrections (nullptr: none), whatever the table holds. Without
+  // The estimate of `query`, its model priced beforehand (`model` = RooflineModel(query.model)),
+  // with the given corrections (nullptr: none), whatever the table holds. Without
   // `with_basis`, Estimate::basis is left empty: formatting it costs about as much as a small
   // model's roofline, and the coordinator's planner, which estimates every catalog model at
   // every re-plan, does not read it.
-  Estimate estimate_with(const Query& query, const DeviceCorrections* corrections,
-                         bool with_basis = true) const;
+  Estimate estimate_with(const Query& query, const RooflineModel& model,
+                         const DeviceCorrections* corrections, bool with_basis = true) const;
 
  private:
   std::shared_ptr<const CorrectionTable> corrections_;

@@ -1,6 +1,7 @@
 #include "shared/estimation/roofline.h"
 
 #include <cmath>
+#include <optional>
 
 #include <gtest/gtest.h>
 
@@ -205,6 +206,41 @@ TEST(Roofline, OptimizedModeCostsTheRecordedOptimizedGraphOnItsArchitecture) {
   EXPECT_FALSE(roofline_terms(m, device(1.0, 1, false), 1).exact_graph);
 }
 
+TEST(Roofline, APricedModelOutlivesItsProfileAndPricesBothGraphs) {
+  // The coordinator keeps a catalog model priced across re-plans: the priced form must hold
+  // everything it needs (plain layers, the optimized graph and its architecture), not refer to
+  // the characterization it came from.
+  const auto profile = [] {
+    model::ModelProfile m =
+        finish("cbr", {conv(64, 64, 3, 56), memory(model::op::kBatchNorm, 64, 56),
+                       memory(model::op::kActivation, 64, 56), conv(64, 64, 3, 56, 4),
+                       linear(2048, 1000)});
+    m.optimized.arch = "x86_64";
+    m.optimized.layers = {memory(model::op::kOther, 64, 56)};
+    return m;
+  };
+  std::optional<RooflineModel> priced;
+  {
+    const model::ModelProfile m = profile();
+    priced.emplace(RooflineModel(m));
+  }
+  const model::ModelProfile reference = profile();
+  v1::Capability arm = device(1.0, 2, true);
+  arm.mutable_device()->set_arch("aarch64");
+  for (const v1::Capability& cap : {device(1.0, 1, true), device(1.0, 2, false), arm}) {
+    for (int batch : {1, 16}) {
+      const RooflineTerms a = roofline_terms(*priced, cap, batch);
+      const RooflineTerms b = roofline_terms(reference, cap, batch);
+      EXPECT_EQ(a.ms, b.ms);
+      EXPECT_EQ(a.ops, b.ops);
+      EXPECT_EQ(a.fused, b.fused);
+      EXPECT_EQ(a.exact_graph, b.exact_graph);
+    }
+  }
+  EXPECT_TRUE(roofline_terms(*priced, device(1.0, 1, true), 1).exact_graph);
+  EXPECT_EQ(roofline_terms(*priced, arm, 1).fused, 2);
+}
+
 TEST(Roofline, BatchScalesWorkButNotOverheadsOrWeights) {
   const model::ModelProfile m = finish("conv", {conv(64, 64, 3, 56)});
   const RooflineTerms one = roofline_terms(m, device(), 1);
@@ -252,18 +288,19 @@ TEST(Roofline, BasisIsOptionalAndChangesNoFigure) {
   c.bound.log_margin = 0.3;
   c.samples = 4;
   c.models = 2;
+  const RooflineModel priced(m);
   for (const DeviceCorrections* corrections : {static_cast<const DeviceCorrections*>(nullptr),
                                                static_cast<const DeviceCorrections*>(&c)}) {
     const RooflineEstimator roofline;
-    const Estimate with = roofline.estimate_with({m, cap, 2}, corrections);
-    const Estimate without = roofline.estimate_with({m, cap, 2}, corrections, false);
+    const Estimate with = roofline.estimate_with({m, cap, 2}, priced, corrections);
+    const Estimate without = roofline.estimate_with({m, cap, 2}, priced, corrections, false);
     EXPECT_NE(with.basis.find(" ops "), std::string::npos);
     EXPECT_EQ(without.basis, "");
     EXPECT_EQ(without.estimator, "roofline");
     EXPECT_DOUBLE_EQ(without.point_ms, with.point_ms);
     EXPECT_DOUBLE_EQ(without.bound_ms, with.bound_ms);
   }
-  const Estimate corrected = RooflineEstimator().estimate_with({m, cap, 2}, &c, false);
+  const Estimate corrected = RooflineEstimator().estimate_with({m, cap, 2}, priced, &c, false);
   EXPECT_DOUBLE_EQ(corrected.point_ms, corrected_ms(roofline_terms(m, cap, 2), c));
   EXPECT_DOUBLE_EQ(corrected.bound_ms, corrected.point_ms * std::exp(0.3));
 }
