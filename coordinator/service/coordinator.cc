@@ -648,17 +648,28 @@ void Coordinator::plan_vehicle(const std::string& vehicle_id,
   }
   const v1::Capability& cap = *capability;
   const double nominal_kbps = cap.link().nominal_downlink_kbps();
-  v1::AssignmentBody body = assignment::plan(
-      cap, catalog,
-      [&](const assignment::CatalogEntry& entry, std::uint32_t batch) {
-        return latency_.estimate(cap, entry, batch);
-      },
-      [&](std::uint64_t bytes) {
-        return link::predict_download(samples, static_cast<double>(bytes), nominal_kbps).seconds;
-      },
-      current.get(), options_.planner);
+  const auto plan = [&](bool explain) {
+    assignment::PlannerOptions options = options_.planner;
+    options.explain = explain;
+    return assignment::plan(
+        cap, catalog,
+        [&](const assignment::CatalogEntry& entry, std::uint32_t batch) {
+          return latency_.estimate(cap, entry, batch);
+        },
+        [&](std::uint64_t bytes) {
+          return link::predict_download(samples, static_cast<double>(bytes), nominal_kbps).seconds;
+        },
+        current.get(), options);
+  };
+  // Most re-plans change nothing, and the reasons of every alternative are a large share of a
+  // plan: first without them, then again with them only to publish.
+  v1::AssignmentBody body = plan(false);
   ++plans_;
-  const bool changed = !current || !same_choices(*current, body);
+  bool changed = !current || !same_choices(*current, body);
+  if (!changed && !force) return;
+  body = plan(true);
+  // A measurement may have come in between (the ingest thread adds them while this plans).
+  changed = !current || !same_choices(*current, body);
   if (!changed && !force) return;
 
   const auto now = clock_.now();

@@ -110,7 +110,8 @@ void set_figures(v1::Rejection& r, const Candidate& c) {
 // candidates whose point estimate meets the deadline, judged by that point, and every other
 // application held to its choice in `solution`. On success the trial replaces application
 // a's empty choice in `solution` and true is returned.
-bool add_trial(const Problem& problem, const AppPlan& plan, std::size_t a, Solution& solution) {
+bool add_trial(const Problem& problem, const AppPlan& plan, std::size_t a, bool explain,
+               Solution& solution) {
   Problem retry = problem;
   std::vector<std::size_t> original;  // retry's candidates of `a` -> problem's
   for (std::size_t b = 0; b < retry.apps.size(); ++b) {
@@ -130,7 +131,7 @@ bool add_trial(const Problem& problem, const AppPlan& plan, std::size_t a, Solut
     candidates = std::move(eligible);
   }
   if (original.empty()) return false;
-  const Solution found = solve(retry);
+  const Solution found = solve(retry, {.explain = false});  // only its choice is kept
   const AppSolution& tried = found.apps[a];
   if (!tried.chosen) return false;
 
@@ -140,10 +141,13 @@ bool add_trial(const Problem& problem, const AppPlan& plan, std::size_t a, Solut
   out.chosen = k;
   out.utilization = tried.utilization;
   out.memory_mb = tried.memory_mb;
-  out.reason = "trial: no model's bound meets the deadline of " +
-               reasons::number(problem.apps[a].deadline_ms, 1) + " ms; " + c.model_id + " (point " +
-               reasons::number(c.point_ms, 1) + " ms, bound " + reasons::number(c.bound_ms, 1) +
-               " ms) has not been measured on this device kind and is assigned to be measured";
+  if (explain) {
+    out.reason = "trial: no model's bound meets the deadline of " +
+                 reasons::number(problem.apps[a].deadline_ms, 1) + " ms; " + c.model_id +
+                 " (point " + reasons::number(c.point_ms, 1) + " ms, bound " +
+                 reasons::number(c.bound_ms, 1) +
+                 " ms) has not been measured on this device kind and is assigned to be measured";
+  }
   std::erase_if(out.rejected, [k](const Rejection& r) { return r.candidate == k; });
   solution.utilization = found.utilization;
   solution.memory_mb = found.memory_mb;
@@ -240,9 +244,11 @@ v1::AssignmentBody plan(const v1::Capability& capability, std::span<const Catalo
   Solution solution;
   std::vector<bool> trial(problem.apps.size(), false);
   try {
-    solution = solve(problem);
+    solution = solve(problem, {.explain = options.explain});
     for (std::size_t a = 0; options.trials && a < problem.apps.size(); ++a) {
-      if (!solution.apps[a].chosen) trial[a] = add_trial(problem, plans[a], a, solution);
+      if (!solution.apps[a].chosen) {
+        trial[a] = add_trial(problem, plans[a], a, options.explain, solution);
+      }
     }
   } catch (const Error& e) {
     throw Error("capability " + vid + ": " + e.what());
@@ -291,11 +297,12 @@ v1::AssignmentBody plan(const v1::Capability& capability, std::span<const Catalo
       switch (slot.kind) {
         case Slot::kOtherTask:
           r.set_code(std::string(code_name(RejectCode::kTask)));
-          r.set_reason("task " + entry.task + ", application needs " + in.task());
+          if (options.explain)
+            r.set_reason("task " + entry.task + ", application needs " + in.task());
           break;
         case Slot::kNoEstimate:
           r.set_code(std::string(code_name(RejectCode::kEstimator)));
-          r.set_reason(plan.failures[k]);
+          if (options.explain) r.set_reason(plan.failures[k]);
           break;
         case Slot::kCandidate: {
           Rejection& why = *rejection_of[slot.candidate];
@@ -307,6 +314,7 @@ v1::AssignmentBody plan(const v1::Capability& capability, std::span<const Catalo
       }
     }
 
+    if (!options.explain) continue;
     if (s.chosen) {
       out.set_reason(std::move(s.reason));
     } else if (plan.same_task == 0) {

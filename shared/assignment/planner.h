@@ -60,6 +60,10 @@ struct PlannerOptions {
   // whose point estimate meets the deadline, so that the vehicle measures it. Off by default:
   // the product contract (SPEC) requires bound <= deadline, and a trial breaks that on purpose.
   bool trials = false;
+  // Write the human reasons (the choice's and every rejection's); codes and figures are always
+  // set. Formatting them is a large share of a plan, and a coordinator re-planning a vehicle
+  // only needs them when the choice changed, i.e. when it publishes.
+  bool explain = true;
 };
 
 // Memory a model needs while it runs calls of `batch` samples, in MB (1e6 bytes):
@@ -88,7 +92,8 @@ double ram_budget_mb(const v1::Device& device, const PlannerOptions& options = {
 // utilization, memory and reason, or an empty model_id and "none feasible: ..." with the
 // causes; and every other catalog model as a rejection (codes as in solver.h, plus "task"
 // and "estimator"), in catalog order. Throws fleetml::Error on malformed input (see
-// ram_budget_mb and solve(): negative figures, accuracy outside [0, 1], ...).
+// ram_budget_mb and solve(): negative figures, accuracy outside [0, 1], ...). Without
+// options.explain, every reason is left empty.
 //
 // Trials (options.trials): an estimate's bound must be conservative for a device kind that
 // has measured nothing, so such a vehicle may be left with no model although some would

@@ -255,6 +255,47 @@ TEST(Planner, NoneFeasibleSaysWhyAndOtherAppsAreServed) {
   EXPECT_EQ(unestimated.estimator(), "");
 }
 
+TEST(Planner, WithoutExplainOnlyTheReasonsAreLeftOut) {
+  // The coordinator re-plans without reasons to find out whether the choice changed: every
+  // other field must be what the explained plan has, in every kind of outcome (a choice, a
+  // task without models, none feasible, a failed estimate, a trial).
+  v1::Capability c = vehicle("rpi4-004", 4.4);
+  c.mutable_applications(0)->set_deadline_ms(150);  // only a trial serves it
+  v1::Application* lidar = c.add_applications();
+  lidar->set_id("lidar");
+  lidar->set_task("point-cloud-segmentation");
+  v1::Application* slow = c.add_applications();
+  slow->set_id("slow-camera");
+  slow->set_task(kClassification);
+  slow->set_deadline_ms(1000);
+  slow->set_rate_hz(0.1);
+  const EstimateFn base = flops_estimator(4.4);
+  const EstimateFn flaky = [&base](const CatalogEntry& e, std::uint32_t batch) {
+    if (e.model_id == "vgg19_bn") throw Error("roofline: no calibration");
+    return base(e, batch);
+  };
+  for (const bool trials : {false, true}) {
+    PlannerOptions options;
+    options.trials = trials;
+    v1::AssignmentBody explained = plan(c, catalog(), flaky, one_mb_per_s, nullptr, options);
+    options.explain = false;
+    const v1::AssignmentBody terse = plan(c, catalog(), flaky, one_mb_per_s, nullptr, options);
+    EXPECT_EQ(explained.applications(0).trial(), trials);
+    EXPECT_NE(explained.applications(2).model_id(), "");
+    int reasons = 0;
+    for (v1::AppAssignment& app : *explained.mutable_applications()) {
+      reasons += !app.reason().empty();
+      app.clear_reason();
+      for (v1::Rejection& r : *app.mutable_rejected()) {
+        reasons += !r.reason().empty();
+        r.clear_reason();
+      }
+    }
+    EXPECT_GE(reasons, 3 + 5 + 6 + 5);  // every application and rejection had one
+    EXPECT_EQ(terse.SerializeAsString(), explained.SerializeAsString());
+  }
+}
+
 // RPi 4 at 150 ms: mobilenet_v2's point is 136.4 ms but its bound 204.5 ms; nothing else is
 // under 150 ms even by its point.
 TEST(Planner, UnmeasuredModelWhosePointMeetsTheDeadlineIsATrial) {
