@@ -20,9 +20,14 @@ using messages::TopicKind;
 constexpr const char* kLog = "coordinator";
 constexpr std::size_t kIngestBatch = 512;
 // How long the ingest thread lets a batch fill before it commits what it has: a burst then
-// costs one commit (WAL writes of every page it touched) instead of one per few messages. It
-// is added to the time until a message is committed (docs/storage.md).
-constexpr auto kIngestLinger = std::chrono::milliseconds(2);
+// costs one commit (WAL writes of every page it touched) instead of one per message; under
+// load, batches also grow on their own while the previous one is being stored. It is added to
+// the time until a message is committed (docs/storage.md). Short, because the planning thread
+// starts on a batch only once it has committed: ingest bench, 1000 vehicles, 3 alternated
+// runs of 5 repetitions each, median ratio to the raw broker 0.79 at 2 ms, 0.89 at 0.7 ms, 0.93
+// at 0.3 ms, 0.83 with no wait (a commit per few messages: 134 against 117-123 µs of CPU per
+// update).
+constexpr auto kIngestLinger = std::chrono::microseconds(500);
 constexpr auto kHousekeeping = std::chrono::seconds(10);
 
 // An inbound message the coordinator refuses; becomes a rejected_input event.
