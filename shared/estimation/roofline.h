@@ -72,9 +72,10 @@ struct RooflineOptions {
 
 // A model's operator calls with what the roofline prices them by worked out once: cost class,
 // FLOPs, bytes, convolution geometry, where a grouped convolution or a linear layer sits between
-// its two calibrated rates. The planner prices every catalog model at every re-plan, and
-// deriving these from the characterization's op names and shapes each time was most of an
-// estimate's cost (bench/estimate_bench.cc). Immutable; cheap to share between threads.
+// its two calibrated rates. The coordinator's planner estimates every catalog model at every
+// re-plan, and deriving these from the characterization's op names and shapes each time was
+// most of an estimate's cost (bench/estimate_bench.cc). Immutable once built, so one instance
+// may serve several threads.
 class RooflineModel {
  public:
   // Throws fleetml::Error when a shape of `model` has too many elements.
