@@ -297,8 +297,9 @@ v1::AssignmentBody plan(const v1::Capability& capability, std::span<const Catalo
       switch (slot.kind) {
         case Slot::kOtherTask:
           r.set_code(std::string(code_name(RejectCode::kTask)));
-          if (options.explain)
+          if (options.explain) {
             r.set_reason("task " + entry.task + ", application needs " + in.task());
+          }
           break;
         case Slot::kNoEstimate:
           r.set_code(std::string(code_name(RejectCode::kEstimator)));
