@@ -62,11 +62,18 @@ double mb_per_s(double bytes, std::chrono::steady_clock::duration elapsed) {
   return bytes / 1e6 / std::chrono::duration<double>(elapsed).count();
 }
 
+double median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
 void print_ratio_summary(const std::string& what, std::vector<double> ratios) {
   if (ratios.size() < 2) return;
-  std::sort(ratios.begin(), ratios.end());
+  const auto [lowest, highest] = std::minmax_element(ratios.begin(), ratios.end());
   std::printf("%s over %zu repetitions: min %.2f, median %.2f, max %.2f\n", what.c_str(),
-              ratios.size(), ratios.front(), ratios[ratios.size() / 2], ratios.back());
+              ratios.size(), *lowest, median(ratios), *highest);
 }
 
 }  // namespace fleetml::bench
