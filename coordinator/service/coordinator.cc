@@ -667,15 +667,18 @@ void Coordinator::plan_vehicle(const std::string& vehicle_id,
         current.get(), options);
   };
   // Most re-plans change nothing, and the reasons of every alternative are a large share of a
-  // plan: first without them, then again with them only to publish.
-  v1::AssignmentBody body = plan(false);
+  // plan: first without them, then again with them only to publish. A refresh (`force`)
+  // publishes anyway, so it plans with them at once.
+  v1::AssignmentBody body = plan(/*explain=*/force);
   ++plans_;
   bool changed = !current || !same_choices(*current, body);
-  if (!changed && !force) return;
-  body = plan(true);
-  // A measurement may have come in between (the ingest thread adds them while this plans).
-  changed = !current || !same_choices(*current, body);
-  if (!changed && !force) return;
+  if (!force) {
+    if (!changed) return;
+    body = plan(true);
+    // A measurement may have come in between (the ingest thread adds them while this plans).
+    changed = !current || !same_choices(*current, body);
+    if (!changed) return;
+  }
 
   const auto now = clock_.now();
   body.set_vehicle_id(vehicle_id);
