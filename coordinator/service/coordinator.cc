@@ -22,11 +22,11 @@ constexpr std::size_t kIngestBatch = 512;
 // How long the ingest thread lets a batch fill before it commits what it has: a burst then
 // costs one commit (WAL writes of every page it touched) instead of one per message; under
 // load, batches also grow on their own while the previous one is being stored. It is added to
-// the time until a message is committed (docs/storage.md). Short, because the planning thread
-// starts on a batch only once it has committed: ingest bench, 1000 vehicles, 3 alternated
-// runs of 5 repetitions each, median ratio to the raw broker 0.79 at 2 ms, 0.89 at 0.7 ms, 0.93
-// at 0.3 ms, 0.83 with no wait (a commit per few messages: 134 against 117-123 µs of CPU per
-// update).
+// the time until a message is committed (docs/storage.md), and the planning thread starts on a
+// batch only once it has committed, so it is short. Not zero: with no wait the coordinator
+// commits every few messages (ingest bench, 1000 vehicles: 134 against 117-123 µs of CPU per
+// update). Between 0.3 and 2 ms the bench's ratio to the raw broker (median 0.79-0.93 over 3
+// runs each) did not differ beyond the spread between runs of the same code (0.75-1.03).
 constexpr auto kIngestLinger = std::chrono::microseconds(500);
 constexpr auto kHousekeeping = std::chrono::seconds(10);
 
