@@ -7,6 +7,7 @@
 #include "shared/common/cli.h"
 #include "shared/common/error.h"
 #include "shared/crypto/key_dir.h"
+#include "simulation/report/stats.h"
 #include "simulation/report/zoo.h"
 
 namespace fleetml::bench {
@@ -62,18 +63,17 @@ double mb_per_s(double bytes, std::chrono::steady_clock::duration elapsed) {
   return bytes / 1e6 / std::chrono::duration<double>(elapsed).count();
 }
 
-double median(std::vector<double> values) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const std::size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
-void print_ratio_summary(const std::string& what, std::vector<double> ratios) {
+void print_ratio_summary(const std::string& what, const std::vector<double>& ratios) {
   if (ratios.size() < 2) return;
   const auto [lowest, highest] = std::minmax_element(ratios.begin(), ratios.end());
-  std::printf("%s over %zu repetitions: min %.2f, median %.2f, max %.2f\n", what.c_str(),
-              ratios.size(), *lowest, median(ratios), *highest);
+  std::string interval;
+  if (const auto ci = sim::median_interval(ratios)) {
+    char text[48];
+    std::snprintf(text, sizeof text, " (95%% CI %.2f-%.2f)", ci->first, ci->second);
+    interval = text;
+  }
+  std::printf("%s over %zu repetitions: min %.2f, median %.2f%s, max %.2f\n", what.c_str(),
+              ratios.size(), *lowest, sim::percentile(ratios, 0.5), interval.c_str(), *highest);
 }
 
 }  // namespace fleetml::bench

@@ -41,11 +41,10 @@ void add_zoo_option(cli::Parser& parser);
 // Megabytes per second of `bytes` in `elapsed`.
 double mb_per_s(double bytes, std::chrono::steady_clock::duration elapsed);
 
-// The median of `values` (the mean of the two middle ones for an even count); 0 when empty.
-double median(std::vector<double> values);
-
-// Prints "<what> over N repetitions: min A, median B, max C" (nothing for fewer than two):
-// alternated measurements on a shared machine are judged by their spread, not by one.
-void print_ratio_summary(const std::string& what, std::vector<double> ratios);
+// Prints "<what> over N repetitions: min A, median B (95% CI L-U), max C" (nothing for fewer
+// than two; the interval from six on, sim::median_interval): alternated measurements on a
+// shared machine are judged by their spread and by how well many of them pin the median, not
+// by one.
+void print_ratio_summary(const std::string& what, const std::vector<double>& ratios);
 
 }  // namespace fleetml::bench

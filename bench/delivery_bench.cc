@@ -167,8 +167,8 @@ int run(const cli::Args& args) {
                 ("delivery, " + std::to_string(vehicles) + " vehicles").c_str(), many_rate,
                 many_ratios.back(), many_rate / vehicles);
   }
-  print_ratio_summary("1 vehicle vs raw", std::move(one_ratios));
-  print_ratio_summary(std::to_string(vehicles) + " vehicles vs raw", std::move(many_ratios));
+  print_ratio_summary("1 vehicle vs raw", one_ratios);
+  print_ratio_summary(std::to_string(vehicles) + " vehicles vs raw", many_ratios);
   return 0;
 }
 

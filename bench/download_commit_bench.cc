@@ -93,7 +93,7 @@ int run(const cli::Args& args) {
     std::printf("%-40s %10.1f %10.2f\n", "download, commit at every block", per_block, 1.0);
     std::printf("%-40s %10.1f %10.2f\n", "download, default commits", batched, ratios.back());
   }
-  print_ratio_summary("default commits vs commit per block", std::move(ratios));
+  print_ratio_summary("default commits vs commit per block", ratios);
   fs::remove_all(scratch);
   return 0;
 }
