@@ -12,11 +12,11 @@
 #include "shared/crypto/envelope.h"
 #include "shared/crypto/key_dir.h"
 #include "shared/messages/topics.h"
-#include "shared/transport/mqtt_client.h"
 #include "simulation/device/device_profile.h"
 #include "simulation/device/simulated_device.h"
 #include "tests/support/camera_capability.h"
 #include "tests/support/mosquitto_broker.h"
+#include "tests/support/mqtt_probe.h"
 #include "tests/support/test_env.h"
 
 namespace fleetml {
@@ -52,13 +52,6 @@ class InProcessCoordinator : public ::testing::Test {
     coordinator_->catalog().add(
         test::zoo_dir() / "mobilenet_v3_small.pt",
         {"mobilenet_v3_small", "image-classification", 0.68, {1, 3, 224, 224}});
-    transport::ClientOptions client;
-    client.broker_uri = broker_.uri();
-    client.client_id = "test-fleet";
-    client.clean_start = true;
-    client.session_expiry = 0s;
-    fleet_ = std::make_unique<transport::MqttClient>(client);
-    fleet_->connect();
   }
   void TearDown() override {
     if (coordinator_) coordinator_->stop();
@@ -78,7 +71,8 @@ class InProcessCoordinator : public ::testing::Test {
   }
 
   void publish(const v1::Capability& cap) {
-    fleet_->publish(messages::Topics().capability(cap.vehicle_id()), cap.SerializeAsString(), 1);
+    fleet_.client().publish(messages::Topics().capability(cap.vehicle_id()),
+                            cap.SerializeAsString(), 1);
   }
 
   test::MosquittoBroker broker_;
@@ -86,7 +80,7 @@ class InProcessCoordinator : public ::testing::Test {
   std::unique_ptr<ScaledClock> clock_;
   coordinator::LatencyService latency_{{}, {}};
   std::unique_ptr<coordinator::Coordinator> coordinator_;
-  std::unique_ptr<transport::MqttClient> fleet_;
+  test::MqttProbe fleet_{broker_.uri(), {}};  // publishes for the fleet, subscribes to nothing
 };
 
 TEST_F(InProcessCoordinator, NothingIsPendingOnlyOnceEveryUpdateIsStoredAndPlanned) {
