@@ -12,7 +12,7 @@
 // confidence interval from six repetitions on) and max ratio and the ratio of the median
 // rates; then, per phase kind, the median CPU per message of each thread by name (fleet-ingest,
 // fleet-plan, MQTTAsync_rcv, ...), which says where a coordinator update costs more than a raw
-// delivery. Single ratios spread widely on a shared 2-core machine (0.6-1.3), so the verdict
+// delivery. Single ratios spread widely on a shared 2-core machine (0.6-1.5), so the verdict
 // is the median of many: the default 31 repetitions take about 30 s.
 #include <algorithm>
 #include <condition_variable>

@@ -26,7 +26,8 @@ constexpr std::size_t kIngestBatch = 512;
 // batch only once it has committed, so it is short. Not zero: with no wait the coordinator
 // commits every few messages (ingest bench, 1000 vehicles: 134 against 117-123 µs of CPU per
 // update). Between 0.3 and 2 ms the bench's ratio to the raw broker (median 0.79-0.93 over 3
-// runs each) did not differ beyond the spread between runs of the same code (0.75-1.03).
+// runs each) did not differ beyond the spread between runs of the same code (0.75-1.03, when
+// the bench still connected new clients for every phase).
 constexpr auto kIngestLinger = std::chrono::microseconds(500);
 constexpr auto kHousekeeping = std::chrono::seconds(10);
 
